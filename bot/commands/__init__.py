@@ -1,0 +1,1 @@
+"""Sub-commands of ``assessbot``, one module each; see ``bot.cli``."""

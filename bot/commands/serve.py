@@ -1,0 +1,18 @@
+"""``assessbot serve``: run the web service and its background workers."""
+
+from __future__ import annotations
+
+import argparse
+
+from aiohttp import web
+
+from bot.app import create_app
+from bot.settings import Settings
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = Settings()
+    app = create_app(settings)
+    print(f"assessbot: serving on http://{args.host}:{args.port}/", flush=True)
+    web.run_app(app, host=args.host, port=args.port, print=None)
+    return 0

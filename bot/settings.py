@@ -1,0 +1,106 @@
+"""Settings of the service: one frozen object built from the environment at start-up.
+
+Every key has a default and a help text (``assessbot config show`` prints them). Values
+come from environment variables prefixed ``ASSESSBOT_`` and an optional ``.env`` file in
+the working directory. Tests build a :class:`Settings` directly instead of patching.
+Secrets are never printed: ``config show`` masks them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_AUTHORITY = "Myndigheten för civilt försvar (MCF)"
+
+
+class Settings(BaseSettings):
+    """Configuration of assessbot (environment variables ``ASSESSBOT_<NAME>``)."""
+
+    model_config = SettingsConfigDict(env_prefix="ASSESSBOT_", env_file=".env", extra="ignore", frozen=True)
+
+    database_url: str = Field(
+        "sqlite+aiosqlite:///./assessbot.db",
+        description="Database: sqlite+aiosqlite:///PATH (embedded default) or "
+        "postgresql+asyncpg://USER@HOST/DB.",
+    )
+    mail_from: str = Field(
+        "Infosäkkollen <infosakkollen@localhost>",
+        description="From address of every mail the service sends.",
+    )
+    reply_domain: str = Field(
+        "localhost",
+        description="Domain of the reply addresses (svar+TOKEN@REPLY_DOMAIN) that route answers.",
+    )
+    smtp_url: str = Field(
+        "",
+        description="Outgoing mail: smtp://user:pass@host:587 (STARTTLS), smtps://…:465 "
+        "(implicit TLS). Empty: mail is written to the Maildir ./var/outbox.",
+    )
+    imap_url: str = Field(
+        "",
+        description="Mailbox to poll for replies: imap://user:pass@host:143/INBOX or imaps://…. "
+        "Empty: no polling.",
+    )
+    base_url: str = Field(
+        "http://127.0.0.1:8080",
+        description="Public address of the web service, used in links in mails.",
+    )
+    secret_key: SecretStr = Field(
+        SecretStr(""),
+        description="Key that signs tokens and cookies. Empty: a random key is created once "
+        "in ./var/secret.key.",
+    )
+    timezone: str = Field("Europe/Stockholm", description="Time zone of dates, deadlines and quiet hours.")
+    authority_name: str = Field(
+        DEFAULT_AUTHORITY, description="Name of the coordinating authority shown to users."
+    )
+    model_path: str = Field("", description="Model file to use instead of the bundled msb-2021 model.")
+    method_support_url: str = Field(
+        "https://www.informationssakerhet.se/metodstodet",
+        description="Base address of Metodstödet; the model's links are relative to it.",
+    )
+    language: str = Field("sv", description="Default language of users who have chosen none.")
+    var_dir: str = Field("./var", description="Directory for the Maildir outbox and local state.")
+
+    def secret(self) -> bytes:
+        """The signing key: configured, or created once under ``var_dir``."""
+        value = self.secret_key.get_secret_value()
+        if value:
+            return value.encode()
+        path = Path(self.var_dir) / "secret.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(48))
+        return path.read_text().strip().encode()
+
+    def described(self) -> list[tuple[str, str, str, str]]:
+        """(variable, value shown, default, help) for every setting; secrets masked."""
+        rows = []
+        for name, info in type(self).model_fields.items():
+            value: Any = getattr(self, name)
+            default: Any = info.default
+            if isinstance(value, SecretStr):
+                value = "********" if value.get_secret_value() else ""
+                default = ""
+            elif name.endswith("_url") and "@" in str(value):
+                value = _mask_url(str(value))
+            rows.append((f"ASSESSBOT_{name.upper()}", str(value), str(default), info.description or ""))
+        return rows
+
+
+def _mask_url(url: str) -> str:
+    """Hide the password in ``scheme://user:password@host``."""
+    head, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    cred, _, host = rest.rpartition("@")
+    user = cred.split(":", 1)[0]
+    return f"{head}://{user}:****@{host}" if ":" in cred else url

@@ -1,0 +1,1 @@
+"""The web side of the service: pages, chat, admin; server-rendered Jinja2."""
