@@ -75,28 +75,6 @@ class NextLevel:
         """Questions with headroom, ordered by the points one answer option up costs."""
         return tuple(Step(*s) for s in self.path)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "level": self.level,
-            "points_required": self.points_required,
-            "points_now": self.points_now,
-            "points_missing": self.points_missing,
-            "mandatory_points": self.mandatory_points,
-            "movable_missing": self.movable_missing,
-            "below_minimum": [s[0] for s in self.below_minimum],
-            "shortfalls": {s[0]: s[2] - s[1] for s in self.below_minimum},
-            "certain_required": self.certain_required,
-            "certain_now": self.certain_now,
-            "certain_missing": self.certain_missing,
-            "uncertain": list(self.uncertain),
-            "unanswered": list(self.unanswered),
-            "cheapest_path": {
-                "points": self.mandatory_points + self.movable_missing,
-                "questions": [s[0] for s in self.path],
-                "steps": {s[0]: s[2] for s in self.path},
-            },
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class Indication:
@@ -162,7 +140,13 @@ class ScoreResult:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form (interfaces.md, "Score result")."""
+        """The JSON form (interfaces.md, "Score result").
+
+        The JSON keeps to the interface's keys (plus ``model_version`` and ``validation``;
+        an indication's ``requirement`` is the requirement's id in the model). The richer
+        facts (cheapest path, shortfalls, certainty of the level, area next levels) are in
+        the typed values, for feedback and reports.
+        """
         out: dict[str, Any] = {
             "model": self.model,
             "model_version": self.model_version,
@@ -171,39 +155,28 @@ class ScoreResult:
             "certain": self.certain,
             "answered": self.answered,
             "areas": self.areas,
-            "area_points": self.area_points,
             "questions": {
                 qid: {"points": p, "certain": c}
                 for qid, p, c in zip(self.ids, self.question_points, self.question_certain, strict=True)
             },
-            "certainty": {
-                "level": self.certainty.level,
-                "answered": self.certainty.answered,
-                "uncertain": self.certainty.uncertain,
-                "uncertain_questions": list(self.certainty.uncertain_questions),
-            },
-            "msbfs": [
-                {
-                    "id": i.id,
-                    "requirement": i.reference,
-                    "status": i.status,
-                    "failing": list(i.failing),
-                    "missing": list(i.missing),
-                }
-                for i in self.msbfs
-            ],
+            "msbfs": [{"requirement": i.id, "status": i.status} for i in self.msbfs],
             "validation": self.validation,
         }
         if self.next_level is not None:
-            out["next_level"] = self.next_level.to_dict()
+            n = self.next_level
+            out["next_level"] = {
+                "level": n.level,
+                "points_required": n.points_required,
+                "points_missing": n.points_missing,
+                "mandatory_points": n.mandatory_points,
+                "movable_missing": n.movable_missing,
+                "below_minimum": [s.question for s in n.below_minimum],
+                "certain_required": n.certain_required,
+                "certain_missing": n.certain_missing,
+            }
         if self.forward_looking is not None:
             out["forward_looking"] = {
                 "projected_level": self.forward_looking.projected_level,
-                "items": [f.question for f in self.forward_looking.items],
-                "details": [f._asdict() for f in self.forward_looking.items],
-            }
-        if self.area_next:
-            out["area_next"] = {
-                a: (n.to_dict() if n is not None else None) for a, n in self.area_next.items()
+                "items": list(dict.fromkeys(f.question for f in self.forward_looking.items)),
             }
         return out

@@ -192,29 +192,39 @@ class Scorer:
             certain[i] = bool(ans.certain)
         return choices, certain
 
+    def answer_parts(self, qid: str, ans: Any) -> tuple[list[str], bool]:
+        """The option letters and certainty of one raw answer object.
+
+        A string of options is read as its letters and ``certain`` may be written as
+        true/false or 1/0, so that every way of scoring a document reads it alike.
+
+        Raises:
+            AnswerFileError: not an object with a list of option letters and a certainty.
+        """
+        if type(ans) is not dict or "options" not in ans:
+            raise AnswerFileError(
+                f"question {qid}: the answer must be an object with a list of option letters"
+            )
+        options = ans["options"]
+        if isinstance(options, str):
+            options = list(options)
+        if type(options) is not list or not all(type(o) is str for o in options):
+            raise AnswerFileError(f"question {qid}: options must be a list of option letters")
+        flag = ans.get("certain", False)
+        if type(flag) not in (bool, int, float) or flag not in (0, 1):
+            raise AnswerFileError(AnswerProblem(qid, "bad_certainty"))
+        return options, bool(flag)
+
     def from_document(self, raw: Mapping[str, Any]) -> tuple[list[Choice], list[bool | None]]:
         """As :meth:`from_answers`, from an answer file's ``answers`` object."""
         choices = list(self.unanswered)
         certain: list[bool | None] = [None] * len(choices)
-        position = self.position
-        remembered = self.choices
         for qid, ans in raw.items():
-            i = position.get(qid)
+            i = self.position.get(qid)
             if i is None:
                 raise AnswerFileError(AnswerProblem(qid, "unknown_question"))
-            try:
-                options = ans["options"]
-                flag = ans.get("certain", False)
-                c = remembered[i].get(tuple(options) if type(options) is list else (options,))
-            except (TypeError, KeyError, AttributeError):
-                raise AnswerFileError(
-                    f"question {qid}: the answer must be an object with a list of option letters"
-                ) from None
-            if type(c) is not Choice:
-                c = self.choice(i, options if isinstance(options, list) else [options])
-            if flag is not True and flag is not False:
-                raise AnswerFileError(AnswerProblem(qid, "bad_certainty"))
-            choices[i] = c
+            options, flag = self.answer_parts(qid, ans)
+            choices[i] = self.choice(i, options)
             certain[i] = flag
         return choices, certain
 

@@ -9,13 +9,16 @@ also goes to stderr, and the exit code is 2 when any line failed.
 from __future__ import annotations
 
 import argparse
+import gc
+import os
 import sys
-from typing import IO, Any
+from typing import IO
 
 import orjson
 
 from conversations.questionnaire import Model, ModelError, load_model
-from scoring.score import AnswerFileError, score_document, scorer_for
+from scoring.batch import batch_scorer_for
+from scoring.score import AnswerFileError, score_document
 
 
 def _open(path: str) -> IO[bytes]:
@@ -59,34 +62,55 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def batch(model: Model, path: str) -> int:
-    scorer_for(model)  # compile once before the loop
+def batch(model: Model, path: str, chunk_size: int = 1024) -> int:
+    try:
+        return _batch(model, path, chunk_size)
+    except BrokenPipeError:  # the reader went away (e.g. `| head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _batch(model: Model, path: str, chunk_size: int) -> int:
+    gc.freeze()  # the model and scorer tables live for the whole run
+    gc.disable()  # scoring makes no reference cycles; collections only cost time here
+    scorer = batch_scorer_for(model)
     failed = 0
     out = sys.stdout.buffer
-    dumps, loads = orjson.dumps, orjson.loads
     try:
         source = _open(path)
     except OSError as exc:
         print(f"{path}: {exc.strerror}", file=sys.stderr)
         return 2
+
+    def flush(
+        entries: list[tuple[int, bytes | None]], rows: list[list[int]], vals: list[dict[str, str]]
+    ) -> None:
+        scored = iter(scorer.score_rows(rows, vals))
+        out.write(b"\n".join(line if line is not None else next(scored) for _, line in entries) + b"\n")
+
     with source:
-        chunk: list[bytes] = []
+        entries: list[tuple[int, bytes | None]] = []
+        rows: list[list[int]] = []
+        vals: list[dict[str, str]] = []
+        loads, encode = orjson.loads, scorer.encode
         for number, line in enumerate(source, start=1):
-            if not line.strip():
-                continue
-            doc: Any
             try:
-                doc = loads(line)
-                chunk.append(dumps(score_document(model, doc).to_dict()))
+                row, val = encode(loads(line))
             except (orjson.JSONDecodeError, AnswerFileError) as exc:
+                if not line.strip():
+                    continue
                 failed += 1
                 message = f"not valid JSON: {exc}" if isinstance(exc, orjson.JSONDecodeError) else str(exc)
                 print(f"{path}:{number}: {message}", file=sys.stderr)
-                chunk.append(dumps({"line": number, "error": message}))
-            if len(chunk) >= 512:
-                out.write(b"\n".join(chunk) + b"\n")
-                chunk.clear()
-        if chunk:
-            out.write(b"\n".join(chunk) + b"\n")
+                entries.append((number, orjson.dumps({"line": number, "error": message})))
+                continue
+            rows.append(row)
+            vals.append(val)
+            entries.append((number, None))
+            if len(entries) >= chunk_size:
+                flush(entries, rows, vals)
+                entries, rows, vals = [], [], []
+        if entries:
+            flush(entries, rows, vals)
     out.flush()
     return 2 if failed else 0
