@@ -1,0 +1,79 @@
+"""How far a conversation has come: per section and overall.
+
+A question counts as *done* for section flow when it is answered or skipped on purpose;
+it counts as *answered* (for completion and scoring) only when it has an answer.
+Completion needs every level-grounding question answered; validation questions are asked
+but never required.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cached_property
+
+from conversations.questionnaire import Model
+from conversations.replies import SectionProgress
+from conversations.state import AnswerRecord
+
+
+class Progress:
+    """Progress of one set of answers through a model's sections."""
+
+    def __init__(self, model: Model, answers: Mapping[str, AnswerRecord]) -> None:
+        self.model = model
+        self.answers = answers
+
+    def is_done(self, qid: str) -> bool:
+        return qid in self.answers
+
+    def is_answered(self, qid: str) -> bool:
+        rec = self.answers.get(qid)
+        return rec is not None and not rec.skipped
+
+    @cached_property
+    def _section_of(self) -> dict[str, int]:
+        return {qid: i for i, s in enumerate(self.model.sections) for qid in s.questions}
+
+    def section_of(self, qid: str) -> int:
+        return self._section_of.get(qid, 0)
+
+    def section_done(self, index: int) -> bool:
+        return all(self.is_done(q) for q in self.model.sections[index].questions)
+
+    def open_questions(self, index: int) -> tuple[str, ...]:
+        return tuple(q for q in self.model.sections[index].questions if not self.is_done(q))
+
+    def next_open_section(self, start: int) -> int | None:
+        """The first section from ``start`` on (wrapping around) with open questions."""
+        n = len(self.model.sections)
+        for k in range(n):
+            i = (start + k) % n
+            if not self.section_done(i):
+                return i
+        return None
+
+    def first_open_question(self) -> str | None:
+        for s in self.model.sections:
+            for q in s.questions:
+                if not self.is_done(q):
+                    return q
+        return None
+
+    def all_answered(self) -> bool:
+        """Every level-grounding question has an answer (skips do not count)."""
+        return all(self.is_answered(q.id) for q in self.model.questions)
+
+    def answered_count(self) -> int:
+        return sum(1 for q in self.model.questions if self.is_answered(q.id))
+
+    def remaining(self) -> tuple[str, ...]:
+        """Level-grounding questions without an answer (skipped ones included)."""
+        return tuple(q.id for q in self.model.questions if not self.is_answered(q.id))
+
+    def sections(self) -> tuple[SectionProgress, ...]:
+        out = []
+        for s in self.model.sections:
+            answered = sum(1 for q in s.questions if self.is_answered(q))
+            skipped = sum(1 for q in s.questions if q in self.answers and self.answers[q].skipped)
+            out.append(SectionProgress(s.id, answered, skipped, len(s.questions)))
+        return tuple(out)
