@@ -50,6 +50,16 @@ def _ts(nullable: bool = True, index: bool = False) -> Any:
     return Field(default_factory=now, sa_type=UTCDateTime(), nullable=False, index=index)
 
 
+# Constraint and index names are derived, so that migrations can name (and later drop)
+# every one of them on SQLite and PostgreSQL alike.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
 ORG_TYPES = ("kommun", "region", "myndighet")
 RESPONSE_STATUSES = ("invited", "in_progress", "completed", "submitted", "closed")
 
