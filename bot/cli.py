@@ -48,12 +48,36 @@ def _parser() -> argparse.ArgumentParser:
     score.add_argument("--lang", choices=["sv", "en"], default="sv", help="language of --format text")
     score.set_defaults(handler="score:run")
 
+    _response_parser(sub)
+
     config = sub.add_parser("config", help="show the settings")
     csub = config.add_subparsers(dest="config_command", metavar="ACTION")
     csub.required = True
     show = csub.add_parser("show", help="every setting with its value, default and help")
     show.set_defaults(handler="config:show")
     return p
+
+
+def _response_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    response = sub.add_parser("response", help="an organisation's response: start, answer, show")
+    rsub = response.add_subparsers(dest="response_command", metavar="ACTION")
+    rsub.required = True
+    start = rsub.add_parser("start", help="start a response: mails the first section")
+    start.add_argument("org", metavar="ORG", help="organisation id, organisation number or name")
+    start.add_argument("--cycle", metavar="NAME", help="the cycle (default: the latest)")
+    start.add_argument("--channel", choices=["mail", "web"], default="mail")
+    start.set_defaults(handler="response:start")
+    answer = rsub.add_parser("answer", help="one turn in the reply format, as a contact (phone, paper)")
+    answer.add_argument("org", metavar="ORG")
+    answer.add_argument("text", metavar="TEXT", nargs="+", help="answers in the reply format")
+    answer.add_argument("--as", dest="as_", metavar="EMAIL", required=True, help="the contact who answers")
+    answer.add_argument("--cycle", metavar="NAME")
+    answer.set_defaults(handler="response:answer")
+    show = rsub.add_parser("show", help="status, every recorded answer and the score")
+    show.add_argument("org", metavar="ORG")
+    show.add_argument("--cycle", metavar="NAME")
+    show.add_argument("--format", choices=["json"], default="json")
+    show.set_defaults(handler="response:show")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

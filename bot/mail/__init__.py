@@ -1,0 +1,1 @@
+"""The mail channel: composing and queuing mail out, reading mail in."""

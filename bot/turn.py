@@ -1,0 +1,256 @@
+"""The core path: one turn from any channel, applied and stored in one transaction.
+
+:func:`handle_turn` loads the response's conversation state, runs the pure engine
+(``conversations.engine.step``), and in the same transaction stores the new state, each
+changed answer with a new revision in its history, the score when the response was
+scored, an audit entry, and the turn's effects (mail to queue, via the ``effects``
+callback each channel passes). Mail, web chat and the command line all come through here.
+
+Concurrency is optimistic: the response row carries a ``version``; the update of the
+row is conditional on the version read. When another turn stored first, the whole turn
+is run again on the fresh state (a later answer to the same question replaces the earlier
+one, and both stay in the history); the replies then say which questions someone else
+had just answered. After ``max_attempts`` the turn fails with :class:`TurnConflict`,
+nothing stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy.exc import OperationalError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.db.database import Database
+from bot.db.tables import Answer, AnswerRevision, AuditEntry, Contact, Cycle, Organisation, Response
+from conversations.engine import Step, step
+from conversations.questionnaire import Model
+from conversations.replies import Note
+from conversations.state import AnswerRecord, ConversationState, Turn
+
+
+class TurnConflict(RuntimeError):
+    """The turn kept meeting concurrent changes; nothing of it was stored."""
+
+
+class ResponseNotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class TurnContext:
+    """What the shell knows around a turn, for effects to use."""
+
+    response: Response
+    organisation: Organisation
+    cycle: Cycle
+    contact: Contact | None
+    inbound_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class TurnOutcome:
+    step: Step
+    response_id: int
+    attempts: int
+
+
+Effects = Callable[[AsyncSession, TurnContext, Turn, Step], Awaitable[None]]
+
+RESPONSES = cast(sa.Table, Response.__table__)  # type: ignore[attr-defined]
+ANSWERS = cast(sa.Table, Answer.__table__)  # type: ignore[attr-defined]
+REVISIONS = cast(sa.Table, AnswerRevision.__table__)  # type: ignore[attr-defined]
+_ANSWER_COLUMNS = [
+    ANSWERS.c[name]
+    for name in (
+        "question",
+        "options",
+        "value",
+        "certain",
+        "comment",
+        "skipped",
+        "by",
+        "channel",
+        "at",
+        "revision",
+    )
+]
+
+
+def _record(row: Any) -> AnswerRecord:
+    return AnswerRecord(
+        options=tuple(row.options.split()) if row.options else (),
+        certain=row.certain,
+        comment=row.comment,
+        value=row.value,
+        skipped=row.skipped,
+        by=row.by,
+        channel=row.channel,
+        at=row.at,
+        revision=row.revision,
+    )
+
+
+async def load_state(session: AsyncSession, response: Response) -> ConversationState:
+    """The conversation state of a response as stored."""
+    rows = await session.execute(sa.select(*_ANSWER_COLUMNS).where(ANSWERS.c.response_id == response.id))
+    return ConversationState(
+        status=response.status,  # type: ignore[arg-type]
+        answers={row.question: _record(row) for row in rows},
+        section=response.section,
+        sections_sent=frozenset(response.sections_sent.split()),
+        version=response.version,
+    )
+
+
+def _values(record: AnswerRecord) -> dict[str, Any]:
+    return {
+        "options": " ".join(record.options),
+        "value": record.value,
+        "certain": record.certain,
+        "comment": record.comment,
+        "skipped": record.skipped,
+        "by": record.by,
+        "channel": record.channel,
+        "at": record.at,
+    }
+
+
+async def _store(
+    session: AsyncSession,
+    response: Response,
+    before: ConversationState,
+    result: Step,
+    turn: Turn,
+    inbound_id: int | None,
+) -> bool:
+    """Store the step; False when the response changed since it was read."""
+    new = result.state
+    if new.version == before.version:
+        return True
+    values: dict[str, Any] = {
+        "version": new.version,
+        "status": new.status,
+        "section": new.section,
+        "sections_sent": " ".join(sorted(new.sections_sent)),
+        "last_activity_at": turn.at,
+    }
+    if result.result is not None:
+        values["score"] = result.result.to_dict()
+    if before.status == "invited" and new.status != "invited":
+        values["started_at"] = turn.at
+    if new.status == "completed" and before.status != "completed":
+        values["completed_at"] = turn.at
+    if new.status == "submitted" and before.status != "submitted":
+        values["submitted_at"] = turn.at
+    if new.status == "completed" and before.status == "submitted":
+        values["submitted_at"] = None
+    updated = await session.execute(
+        sa.update(RESPONSES)
+        .where(RESPONSES.c.id == response.id, RESPONSES.c.version == before.version)
+        .values(**values)
+    )
+    if updated.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    for qid, record in result.changes.items():
+        row = _values(record)
+        if qid in before.answers:
+            await session.execute(
+                sa.update(ANSWERS)
+                .where(ANSWERS.c.response_id == response.id, ANSWERS.c.question == qid)
+                .values(revision=record.revision, **row)
+            )
+        else:
+            await session.execute(
+                sa.insert(ANSWERS).values(
+                    response_id=response.id, question=qid, revision=record.revision, **row
+                )
+            )
+        await session.execute(
+            sa.insert(REVISIONS).values(
+                response_id=response.id, question=qid, revision=record.revision, inbound_id=inbound_id, **row
+            )
+        )
+    if new.status != before.status:
+        session.add(
+            AuditEntry(
+                at=turn.at,
+                actor=turn.actor.email,
+                action=f"response.{new.status}",
+                organisation_id=response.organisation_id,
+                response_id=response.id,
+                details={"from": before.status, "to": new.status, "channel": turn.channel},
+            )
+        )
+    return True
+
+
+def _concurrent_notes(
+    first: Mapping[str, AnswerRecord], now: Mapping[str, AnswerRecord], result: Step
+) -> tuple[Note, ...]:
+    """Notes for questions this turn answers that someone else changed meanwhile."""
+    notes = []
+    for qid in result.changes:
+        a, b = first.get(qid), now.get(qid)
+        if b is not None and (a is None or a.revision != b.revision):
+            notes.append(Note("concurrent_change", qid, b.by))
+    return tuple(notes)
+
+
+async def handle_turn(
+    db: Database,
+    model: Model,
+    response_id: int,
+    turn: Turn,
+    *,
+    effects: Effects | None = None,
+    contact: Contact | None = None,
+    inbound_id: int | None = None,
+    max_attempts: int = 5,
+) -> TurnOutcome:
+    """Apply one turn to a response and store everything it causes, atomically.
+
+    Raises:
+        ResponseNotFound: no response with this id.
+        TurnConflict: the response kept changing under the turn; nothing was stored.
+    """
+    first_answers: Mapping[str, AnswerRecord] | None = None
+    for attempt in range(1, max_attempts + 1):
+        try:
+            async with db.transaction() as session:
+                response = await session.get(Response, response_id, populate_existing=True)
+                if response is None:
+                    raise ResponseNotFound(f"no response {response_id}")
+                if response.model_id != model.id:
+                    raise ValueError(f"response {response_id} uses model {response.model_id}, not {model.id}")
+                state = await load_state(session, response)
+                if first_answers is None:
+                    first_answers = state.answers
+                result = step(model, state, turn)
+                if attempt > 1:
+                    notes = _concurrent_notes(first_answers, state.answers, result)
+                    if notes:
+                        result = replace(result, replies=result.replies + notes)
+                if not await _store(session, response, state, result, turn, inbound_id):
+                    raise _Retry
+                if effects is not None:
+                    organisation = await session.get(Organisation, response.organisation_id)
+                    cycle = await session.get(Cycle, response.cycle_id)
+                    assert organisation is not None and cycle is not None
+                    await session.refresh(response)
+                    ctx = TurnContext(response, organisation, cycle, contact, inbound_id)
+                    await effects(session, ctx, turn, result)
+            return TurnOutcome(result, response_id, attempt)
+        except _Retry:
+            continue
+        except OperationalError as exc:  # SQLite: locked beyond the busy timeout
+            if "locked" not in str(exc).lower() or attempt == max_attempts:
+                raise
+    raise TurnConflict(f"response {response_id}: {max_attempts} attempts met concurrent changes")
+
+
+class _Retry(Exception):
+    """The response's version moved on; run the turn again."""
