@@ -91,6 +91,6 @@ def render_replies_text(
         "explain": lambda e: explain(e, model, lang),
         "section_title": section_title,
         "level_name": level_name,
-        "status_name": lambda s: gettext(lang, STATUS_NAMES.get(s, s)),
+        "status_name": lambda s: gettext(lang, STATUS_NAMES.get(s) or s),
     }
     return _env.get_template("replies.txt.j2").render(context).strip() + "\n"
