@@ -103,6 +103,7 @@ async def load_state(session: AsyncSession, response: Response) -> ConversationS
         section=response.section,
         sections_sent=frozenset(response.sections_sent.split()),
         version=response.version,
+        level=(response.score or {}).get("level"),
     )
 
 

@@ -12,8 +12,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Any, cast
 
-from conversations.parsing import AnswerLine, CommandLine, SkipLine, ValidationLine, parse_reply
+from conversations.parsing import (
+    AnswerLine,
+    CommandLine,
+    ErrorKind,
+    Item,
+    LineError,
+    ParsedTurn,
+    SkipLine,
+    ValidationLine,
+    example_line,
+    parse_reply,
+)
 from conversations.progress import Progress
 from conversations.questionnaire import Model
 from conversations.replies import (
@@ -37,7 +49,7 @@ from conversations.replies import (
     ValueRecorded,
 )
 from conversations.state import AnswerRecord, ConversationState, Turn, transition
-from scoring.answers import Answer
+from scoring.answers import Answer, check_options, check_validation_value
 from scoring.result import ScoreResult
 from scoring.score import score
 
@@ -86,6 +98,8 @@ def step(model: Model, state: ConversationState, turn: Turn) -> Step:
     parsed = parse_reply(
         model, turn.text, default_language=turn.actor.language, current_question=turn.current_question
     )
+    if turn.items:
+        parsed = _with_structured(model, parsed, turn.items)
     replies: list[Reply] = []
     answers = dict(state.answers)
     changes: dict[str, AnswerRecord] = {}
@@ -140,11 +154,13 @@ def step(model: Model, state: ConversationState, turn: Turn) -> Step:
                 replies.append(SectionDone(section.id))
         if state.status == "completed":
             result = score_state(model, new)
-            replies.append(Rescored(result, score_state(model, state).level))
+            replies.append(Rescored(result, state.level))
+            new = replace(new, level=result.level)
         elif progress.all_answered():
             status = transition(status, "complete") or status
             new = replace(new, status=status)
             result = score_state(model, new)
+            new = replace(new, level=result.level)
             replies.append(Completed("all_answered", result, ()))
         else:
             new = _advance(model, new, progress, replies, force=False)
@@ -178,6 +194,68 @@ def _record(item: AnswerLine | ValidationLine | SkipLine, turn: Turn, revision: 
     return AnswerRecord(
         skipped=True, by=turn.actor.email, channel=turn.channel, at=turn.at, revision=revision
     )
+
+
+def _status(model: Model, state: ConversationState, progress: Progress) -> StatusReport:
+    return StatusReport(
+        state.status,
+        progress.sections(),
+        progress.answered_count(),
+        len(model.questions),
+        progress.remaining(),
+    )
+
+
+def _with_structured(model: Model, parsed: ParsedTurn, items: tuple[Any, ...]) -> ParsedTurn:
+    """Add a form's structured choices to the parsed text, checked like typed lines."""
+    good: list[Item] = list(parsed.items)
+    errors: list[LineError] = list(parsed.errors)
+    for item in items:
+        source = getattr(item, "source", "") or ""
+        if isinstance(item, CommandLine):
+            good.append(item)
+            continue
+        question = model.question(item.question)
+        vq = model.validation_question(item.question)
+        if isinstance(item, AnswerLine) and question is not None:
+            problem = check_options(question, item.options)
+            if problem is None:
+                good.append(item)
+            else:
+                errors.append(
+                    LineError(
+                        source,
+                        item.question,
+                        cast(ErrorKind, problem.kind),
+                        problem.option,
+                        problem.other,
+                        example_line(question),
+                    )
+                )
+        elif isinstance(item, ValidationLine) and vq is not None:
+            value, _reason = check_validation_value(vq, item.value)
+            if value is None:
+                errors.append(
+                    LineError(source, item.question, "bad_value", item.value, None, example_line(vq))
+                )
+            else:
+                good.append(replace(item, value=value))
+        elif isinstance(item, SkipLine) and (question is not None or vq is not None):
+            good.append(item)
+        else:
+            errors.append(
+                LineError(source, getattr(item, "question", None), "unknown_question", None, None, "")
+            )
+    # a later choice for the same question replaces an earlier one
+    last: dict[str, Item] = {}
+    commands: list[Item] = []
+    for item in good:
+        if isinstance(item, CommandLine):
+            commands.append(item)
+        else:
+            last.pop(item.question, None)
+            last[item.question] = item
+    return replace(parsed, items=(*last.values(), *commands), errors=tuple(errors))
 
 
 def _refusal(state: ConversationState, turn: Turn) -> NotAllowedReason | None:
@@ -224,15 +302,7 @@ def _command(
     actor = turn.actor
     match command.command:
         case "status":
-            replies.append(
-                StatusReport(
-                    state.status,
-                    progress.sections(),
-                    progress.answered_count(),
-                    len(model.questions),
-                    progress.remaining(),
-                )
-            )
+            replies.append(_status(model, state, progress))
         case "help":
             replies.append(Help())
         case "next":
@@ -241,15 +311,20 @@ def _command(
                 question = progress.first_open_question()
                 if question is not None:
                     replies.append(AskQuestion(question, model.sections[progress.section_of(question)].id))
+                else:  # nothing left to ask: say where the response stands
+                    replies.append(_status(model, state, progress))
         case "done":
             if not actor.coordinator:
                 replies.append(NotAllowed("coordinator_only", command.source))
             elif state.status == "submitted" or state.status == "closed":
                 replies.append(NotAllowed(state.status, command.source))
+            elif any(isinstance(r, Completed) for r in replies):
+                pass  # this turn completed the response already
             else:
                 new_status = transition(state.status, "complete") or state.status
                 state = replace(state, status=new_status)
                 result = score_state(model, state)
+                state = replace(state, level=result.level)
                 replies.append(Completed("done", result, progress.remaining()))
         case "submit":
             if not actor.coordinator:

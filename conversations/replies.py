@@ -124,7 +124,7 @@ class StatusReport:
     sections: tuple[SectionProgress, ...]
     answered: int  # level-grounding questions answered
     total: int  # level-grounding questions in the model
-    remaining: tuple[str, ...]  # level-grounding questions neither answered nor skipped
+    remaining: tuple[str, ...]  # level-grounding questions without an answer (skipped ones included)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 Status = Literal["invited", "in_progress", "completed", "submitted", "closed"]
 Channel = Literal["mail", "web", "cli"]
@@ -76,10 +76,13 @@ class Actor:
 
 @dataclass(frozen=True, slots=True)
 class Turn:
-    """One message: free text in the reply format, and/or structured items (web chat).
+    """One message: free text in the reply format, and/or structured items.
 
-    ``current_question`` is the question on screen in the web chat, which a line without
-    an id answers.
+    ``items`` are choices made on a form (the web chat's buttons and checkboxes), already
+    in the parser's item types (``AnswerLine``, ``SkipLine``, ``ValidationLine``,
+    ``CommandLine``); the engine checks them exactly as it checks typed lines.
+    ``current_question`` is the question on screen in the web chat, which a typed line
+    without an id answers.
     """
 
     actor: Actor
@@ -87,6 +90,7 @@ class Turn:
     at: datetime
     text: str = ""
     current_question: str | None = None
+    items: tuple[Any, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,3 +100,4 @@ class ConversationState:
     section: int = 0  # index of the section the conversation is at
     sections_sent: frozenset[str] = frozenset()
     version: int = 0
+    level: int | None = None  # the level of the last score, if scored
