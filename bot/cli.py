@@ -49,6 +49,51 @@ def _parser() -> argparse.ArgumentParser:
     score.set_defaults(handler="score:run")
 
     _response_parser(sub)
+    _outbox_parser(sub)
+
+    db = sub.add_parser("db", help="the database schema (migrations)")
+    dsub = db.add_subparsers(dest="db_command", metavar="ACTION")
+    dsub.required = True
+    dsub.add_parser("upgrade", help="apply the migrations the database lacks").set_defaults(
+        handler="db:upgrade"
+    )
+    dsub.add_parser("current", help="the schema revision of the database").set_defaults(handler="db:current")
+
+    org = sub.add_parser("org", help="register organisations and their contacts")
+    osub = org.add_subparsers(dest="org_command", metavar="ACTION")
+    osub.required = True
+    add = osub.add_parser("add", help="register one organisation; prints its id")
+    add.add_argument("--name", required=True)
+    add.add_argument("--type", required=True, help="kommun, region or myndighet")
+    add.add_argument("--orgnr", help="organisation number, NNNNNN-NNNN")
+    add.add_argument("--county", help="län")
+    add.add_argument("--size", help="size class")
+    add.add_argument("--coordinator", required=True, action="append", metavar="EMAIL")
+    add.add_argument("--manager", action="append", metavar="EMAIL", help="management (repeatable)")
+    add.add_argument("--respondent", action="append", metavar="EMAIL", help="may answer too (repeatable)")
+    add.add_argument(
+        "--lang", choices=["sv", "en"], help="language of the contacts (default ASSESSBOT_LANGUAGE)"
+    )
+    add.add_argument("--domain", action="append", help="mail domain (default: the contacts' domains)")
+    add.set_defaults(handler="org:add")
+    imp = osub.add_parser("import", help="register many from a CSV or XLSX file")
+    imp.add_argument("file", metavar="FILE", help="FILE.csv or FILE.xlsx with a header row")
+    imp.set_defaults(handler="org:import_file")
+
+    cycle = sub.add_parser("cycle", help="create and list cycles")
+    cysub = cycle.add_subparsers(dest="cycle_command", metavar="ACTION")
+    cysub.required = True
+    create = cysub.add_parser("create", help="open a cycle (dates in ASSESSBOT_TIMEZONE)")
+    create.add_argument("--name", required=True)
+    create.add_argument("--launch", required=True, metavar="YYYY-MM-DD")
+    create.add_argument("--deadline", required=True, metavar="YYYY-MM-DD")
+    create.add_argument(
+        "--model", metavar="PATH", help="model file (default: ASSESSBOT_MODEL_PATH or bundled)"
+    )
+    create.set_defaults(handler="cycle:create")
+    clist = cysub.add_parser("list", help="the cycles with counts per response status")
+    clist.add_argument("--format", choices=["text", "json"], default="text")
+    clist.set_defaults(handler="cycle:list_")
 
     config = sub.add_parser("config", help="show the settings")
     csub = config.add_subparsers(dest="config_command", metavar="ACTION")
@@ -78,6 +123,19 @@ def _response_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     show.add_argument("--cycle", metavar="NAME")
     show.add_argument("--format", choices=["json"], default="json")
     show.set_defaults(handler="response:show")
+
+
+def _outbox_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    outbox = sub.add_parser("outbox", help="outgoing mail: list it, send what is due")
+    xsub = outbox.add_subparsers(dest="outbox_command", metavar="ACTION")
+    xsub.required = True
+    olist = xsub.add_parser("list", help="queued, sent and failed mail, newest last")
+    olist.add_argument("--status", choices=["queued", "sending", "sent", "failed"])
+    olist.add_argument("--format", choices=["text", "json"], default="text")
+    olist.add_argument("--limit", type=int, default=100, metavar="N", help="the newest N (0: all)")
+    olist.set_defaults(handler="outbox:list_")
+    send = xsub.add_parser("send", help="send everything due now; exit 75 when the server is unreachable")
+    send.set_defaults(handler="outbox:send")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

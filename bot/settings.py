@@ -42,6 +42,24 @@ class Settings(BaseSettings):
         description="Outgoing mail: smtp://user:pass@host:587 (STARTTLS), smtps://…:465 "
         "(implicit TLS). Empty: mail is written to the Maildir ./var/outbox.",
     )
+    smtp_rate: float = Field(
+        20.0,
+        description="Most messages sent per second over SMTP (a provider's limit); 0: no limit.",
+    )
+    smtp_timeout: float = Field(
+        30.0,
+        description="Seconds to wait for the SMTP server to connect or answer one command.",
+    )
+    smtp_ca_file: str = Field(
+        "",
+        description="PEM file of the certificate authorities trusted for the SMTP server's TLS "
+        "certificate. Empty: the system's.",
+    )
+    mail_max_age_hours: int = Field(
+        72,
+        description="Hours a message may wait for delivery (server down, 4xx answers) before it "
+        "is marked failed and a notice goes out.",
+    )
     imap_url: str = Field(
         "",
         description="Mailbox to poll for replies: imap://user:pass@host:143/INBOX or imaps://…. "

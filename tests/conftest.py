@@ -1,4 +1,7 @@
-"""Shared fixtures: the bundled model and a synthetic model of the same shape."""
+"""Shared fixtures: the bundled model and a synthetic model of the same shape.
+
+The database fixtures (``db`` on SQLite and PostgreSQL, ``cli``) live in ``tests/conftest_db.py``.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ import pytest
 
 from conversations.questionnaire import Model, load_model, parse_model
 from tests.modelgen import model_dict
+
+pytest_plugins = ["tests.conftest_db"]
 
 
 @pytest.fixture(scope="session")

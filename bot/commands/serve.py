@@ -7,11 +7,15 @@ import argparse
 from aiohttp import web
 
 from bot.app import create_app
+from bot.commands.common import check_schema, error
 from bot.settings import Settings
 
 
 def run(args: argparse.Namespace) -> int:
     settings = Settings()
+    if problem := check_schema(settings):
+        error(problem)
+        return 1
     app = create_app(settings)
     print(f"assessbot: serving on http://{args.host}:{args.port}/", flush=True)
     web.run_app(app, host=args.host, port=args.port, print=None)
