@@ -8,14 +8,15 @@ was refused.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.commands.common import CommandError, run_with_database
 from bot.db.database import Database
 from bot.db.queries import Ambiguous, NotFound, find_cycle, find_organisation
 from bot.db.tables import Contact, Cycle, Organisation, Response, now
@@ -29,16 +30,14 @@ from conversations.questionnaire import Model, load_model
 from conversations.state import Actor, Turn
 
 
-class CommandError(Exception):
-    """A message for the user; exit 1."""
+def _run(settings: Settings, body: Callable[[Database, Settings], Awaitable[int]]) -> int:
+    async def guarded(db: Database) -> int:
+        try:
+            return await body(db, settings)
+        except (NotFound, Ambiguous) as exc:
+            raise CommandError(str(exc)) from exc
 
-
-def _run(body: Any) -> int:
-    try:
-        return int(asyncio.run(body))
-    except (CommandError, NotFound, Ambiguous) as exc:
-        print(f"assessbot: {exc}", file=sys.stderr)
-        return 1
+    return run_with_database(settings, guarded)
 
 
 async def _response(session: AsyncSession, org: Organisation, cycle: Cycle) -> Response | None:
@@ -58,100 +57,86 @@ def _model(settings: Settings) -> Model:
 
 
 def start(args: argparse.Namespace) -> int:
-    return _run(_start(args))
+    return _run(Settings(), lambda db, settings: _start(db, settings, args))
 
 
-async def _start(args: argparse.Namespace) -> int:
-    settings = Settings()
+async def _start(db: Database, settings: Settings, args: argparse.Namespace) -> int:
     model = _model(settings)
-    db = Database(settings.database_url)
-    try:
-        async with db.transaction() as session:
-            org = await find_organisation(session, args.org)
-            cycle = await find_cycle(session, args.cycle)
-            if cycle.model_id != model.id:
-                raise CommandError(
-                    f"omgången {cycle.name} använder modellen {cycle.model_id}, inte {model.id}"
+    async with db.transaction() as session:
+        org = await find_organisation(session, args.org)
+        cycle = await find_cycle(session, args.cycle)
+        if cycle.model_id != model.id:
+            raise CommandError(f"omgången {cycle.name} använder modellen {cycle.model_id}, inte {model.id}")
+        response = await _response(session, org, cycle)
+        if response is not None:
+            print(f"{org.name} har redan ett svar i {cycle.name} (id {response.id}, {response.status})")
+            return 0
+        assert org.id is not None and cycle.id is not None
+        response = Response(
+            organisation_id=org.id, cycle_id=cycle.id, model_id=model.id, model_version=model.version
+        )
+        session.add(response)
+        await session.flush()
+        coordinators = [c for c in await _contacts(session, org) if c.coordinator and c.active]
+        if not coordinators:
+            raise CommandError(f"{org.name} har ingen samordnare att skicka till")
+        queued = 0
+        for contact in coordinators:
+            if args.channel == "mail":
+                msg = section_mail(
+                    settings,
+                    model,
+                    response=response,
+                    organisation=org,
+                    cycle=cycle,
+                    contact=contact,
+                    index=0,
+                    answers={},
                 )
-            response = await _response(session, org, cycle)
-            if response is not None:
-                print(f"{org.name} har redan ett svar i {cycle.name} (id {response.id}, {response.status})")
-                return 0
-            assert org.id is not None and cycle.id is not None
-            response = Response(
-                organisation_id=org.id, cycle_id=cycle.id, model_id=model.id, model_version=model.version
-            )
-            session.add(response)
-            await session.flush()
-            coordinators = [c for c in await _contacts(session, org) if c.coordinator and c.active]
-            if not coordinators:
-                raise CommandError(f"{org.name} har ingen samordnare att skicka till")
-            queued = 0
-            for contact in coordinators:
-                if args.channel == "mail":
-                    msg = section_mail(
-                        settings,
-                        model,
-                        response=response,
-                        organisation=org,
-                        cycle=cycle,
-                        contact=contact,
-                        index=0,
-                        answers={},
-                    )
-                    if response.thread_id is None:
-                        response.thread_id = str(msg["Message-ID"])
-                    queued += await enqueue(
-                        session,
-                        msg,
-                        key=f"section:{response.id}:{model.sections[0].id}:start:{contact.email}",
-                        kind="section",
-                        response_id=response.id,
-                    )
-            response.sections_sent = model.sections[0].id
-            session.add(response)
-            print(f"svar {response.id} startat för {org.name} i {cycle.name}; {queued} mejl köade")
-    finally:
-        await db.dispose()
+                if response.thread_id is None:
+                    response.thread_id = str(msg["Message-ID"])
+                queued += await enqueue(
+                    session,
+                    msg,
+                    key=f"section:{response.id}:{model.sections[0].id}:start:{contact.email}",
+                    kind="section",
+                    response_id=response.id,
+                )
+        response.sections_sent = model.sections[0].id
+        session.add(response)
+        print(f"svar {response.id} startat för {org.name} i {cycle.name}; {queued} mejl köade")
     return 0
 
 
 def answer(args: argparse.Namespace) -> int:
-    return _run(_answer(args))
+    return _run(Settings(), lambda db, settings: _answer(db, settings, args))
 
 
-async def _answer(args: argparse.Namespace) -> int:
-    settings = Settings()
+async def _answer(db: Database, settings: Settings, args: argparse.Namespace) -> int:
     model = _model(settings)
-    db = Database(settings.database_url)
-    try:
-        async with db.transaction(readonly=True) as session:
-            org = await find_organisation(session, args.org)
-            cycle = await find_cycle(session, args.cycle)
-            response = await _response(session, org, cycle)
-            if response is None or response.id is None:
-                raise CommandError(
-                    f"{org.name} har inget svar i {cycle.name}; kör först: assessbot response start"
-                )
-            email = args.as_.strip().lower()
-            contact = next((c for c in await _contacts(session, org) if c.email == email), None)
-            if contact is None:
-                raise CommandError(f"{email} är ingen kontakt för {org.name}")
-        actor = Actor(
-            contact.email,
-            coordinator=contact.coordinator,
-            respondent=contact.respondent,
-            manager=contact.manager,
-            language=contact.language,
-        )
-        turn = Turn(
-            actor, "cli", now(), text=" ".join(args.text) if isinstance(args.text, list) else args.text
-        )
-        outcome = await handle_turn(
-            db, model, response.id, turn, effects=mail_effects(settings, model), contact=contact
-        )
-    finally:
-        await db.dispose()
+    async with db.transaction(readonly=True) as session:
+        org = await find_organisation(session, args.org)
+        cycle = await find_cycle(session, args.cycle)
+        response = await _response(session, org, cycle)
+        if response is None or response.id is None:
+            raise CommandError(
+                f"{org.name} har inget svar i {cycle.name}; kör först: assessbot response start"
+            )
+        email = args.as_.strip().lower()
+        contact = next((c for c in await _contacts(session, org) if c.email == email), None)
+        if contact is None:
+            raise CommandError(f"{email} är ingen kontakt för {org.name}")
+    actor = Actor(
+        contact.email,
+        coordinator=contact.coordinator,
+        respondent=contact.respondent,
+        manager=contact.manager,
+        language=contact.language,
+    )
+    turn = Turn(actor, "cli", now(), text=" ".join(args.text) if isinstance(args.text, list) else args.text)
+    outcome = await handle_turn(
+        db, model, response.id, turn, effects=mail_effects(settings, model), contact=contact
+    )
     step = outcome.step
     sys.stdout.write(
         render_replies_text(
@@ -162,22 +147,17 @@ async def _answer(args: argparse.Namespace) -> int:
 
 
 def show(args: argparse.Namespace) -> int:
-    return _run(_show(args))
+    return _run(Settings(), lambda db, settings: _show(db, settings, args))
 
 
-async def _show(args: argparse.Namespace) -> int:
-    settings = Settings()
-    db = Database(settings.database_url)
-    try:
-        async with db.transaction(readonly=True) as session:
-            org = await find_organisation(session, args.org)
-            cycle = await find_cycle(session, args.cycle)
-            response = await _response(session, org, cycle)
-            if response is None:
-                raise CommandError(f"{org.name} har inget svar i {cycle.name}")
-            doc = await response_json(session, settings, org, cycle, response)
-    finally:
-        await db.dispose()
+async def _show(db: Database, settings: Settings, args: argparse.Namespace) -> int:
+    async with db.transaction(readonly=True) as session:
+        org = await find_organisation(session, args.org)
+        cycle = await find_cycle(session, args.cycle)
+        response = await _response(session, org, cycle)
+        if response is None:
+            raise CommandError(f"{org.name} har inget svar i {cycle.name}")
+        doc = await response_json(session, settings, org, cycle, response)
     sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
     return 0
 
