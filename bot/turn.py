@@ -96,7 +96,7 @@ def _record(row: Any) -> AnswerRecord:
 
 async def load_state(session: AsyncSession, response: Response) -> ConversationState:
     """The conversation state of a response as stored."""
-    rows = await session.execute(sa.select(*_ANSWER_COLUMNS).where(ANSWERS.c.response_id == response.id))
+    rows = await session.exec(sa.select(*_ANSWER_COLUMNS).where(ANSWERS.c.response_id == response.id))  # type: ignore[call-overload]
     return ConversationState(
         status=response.status,  # type: ignore[arg-type]
         answers={row.question: _record(row) for row in rows},
@@ -149,28 +149,28 @@ async def _store(
         values["submitted_at"] = turn.at
     if new.status == "completed" and before.status == "submitted":
         values["submitted_at"] = None
-    updated = await session.execute(
+    updated = await session.exec(
         sa.update(RESPONSES)
         .where(RESPONSES.c.id == response.id, RESPONSES.c.version == before.version)
         .values(**values)
     )
-    if updated.rowcount != 1:  # type: ignore[attr-defined]
+    if updated.rowcount != 1:
         return False
     for qid, record in result.changes.items():
         row = _values(record)
         if qid in before.answers:
-            await session.execute(
+            await session.exec(
                 sa.update(ANSWERS)
                 .where(ANSWERS.c.response_id == response.id, ANSWERS.c.question == qid)
                 .values(revision=record.revision, **row)
             )
         else:
-            await session.execute(
+            await session.exec(
                 sa.insert(ANSWERS).values(
                     response_id=response.id, question=qid, revision=record.revision, **row
                 )
             )
-        await session.execute(
+        await session.exec(
             sa.insert(REVISIONS).values(
                 response_id=response.id, question=qid, revision=record.revision, inbound_id=inbound_id, **row
             )

@@ -44,5 +44,5 @@ async def enqueue(
         "created_at": now(),
     }
     stmt = insert(OutboxMessage).values(**values).on_conflict_do_nothing(index_elements=["key"])
-    result = await session.execute(stmt)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    result = await session.exec(stmt)
+    return bool(result.rowcount)
