@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -16,7 +17,7 @@ from bot.turn import TurnContext, handle_turn, load_state
 from conversations.engine import Step
 from conversations.parsing import format_answer, format_validation
 from conversations.questionnaire import Model
-from conversations.replies import Completed, Invalid, Note, NotAllowed, Recorded
+from conversations.replies import Completed, Invalid, NotAllowed, Note, Recorded
 from conversations.state import Turn
 from tests.answerbuild import choice_for
 from tests.seed import actor, seed
@@ -34,7 +35,6 @@ async def test_whole_response_every_section_with_corrections(db: Database, model
     s = await seed(db, model)
     settings = settings_for(tmp_path)
     effects = mail_effects(settings, model)
-    minute = 0
     last: Step | None = None
     completed = False
     for index, section in enumerate(model.sections):
@@ -52,7 +52,7 @@ async def test_whole_response_every_section_with_corrections(db: Database, model
         if index == 0:
             lines.append("1.1 zz säker")  # a bad line among good ones
         who = s.coordinator if index % 2 == 0 else s.respondent
-        minute += 1
+        minute = index + 1
         outcome = await handle_turn(
             db,
             model,
@@ -142,10 +142,8 @@ async def test_simultaneous_answers_lose_nothing(db: Database, model: Model) -> 
     release = asyncio.Event()
 
     async def slow(session, ctx: TurnContext, turn: Turn, step: Step) -> None:  # type: ignore[no-untyped-def]
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(release.wait(), timeout=0.5)
-        except TimeoutError:
-            pass
 
     first = asyncio.create_task(
         handle_turn(
