@@ -94,17 +94,46 @@ def _record(row: Any) -> AnswerRecord:
     )
 
 
-async def load_state(session: AsyncSession, response: Response) -> ConversationState:
-    """The conversation state of a response as stored."""
-    rows = await session.exec(sa.select(*_ANSWER_COLUMNS).where(ANSWERS.c.response_id == response.id))  # type: ignore[call-overload]
+_ANSWER_FIELDS = ("options", "value", "certain", "comment", "skipped", "by", "channel", "at", "revision")
+_SELECT_RESPONSE = sa.select(RESPONSES).where(RESPONSES.c.id == sa.bindparam("rid"))
+_SELECT_ANSWERS = sa.select(*_ANSWER_COLUMNS).where(ANSWERS.c.response_id == sa.bindparam("rid"))
+_UPDATE_RESPONSE = (
+    RESPONSES.update()
+    .where(RESPONSES.c.id == sa.bindparam("rid"), RESPONSES.c.version == sa.bindparam("old_version"))
+    .values(
+        version=sa.bindparam("new_version"),
+        status=sa.bindparam("new_status"),
+        section=sa.bindparam("new_section"),
+        sections_sent=sa.bindparam("new_sections_sent"),
+        last_activity_at=sa.bindparam("at", type_=RESPONSES.c.last_activity_at.type),
+    )
+)
+_UPDATE_ANSWER = (
+    ANSWERS.update()
+    .where(ANSWERS.c.response_id == sa.bindparam("rid"), ANSWERS.c.question == sa.bindparam("q"))
+    .values({name: sa.bindparam(name, type_=ANSWERS.c[name].type) for name in _ANSWER_FIELDS})
+)
+_INSERT_ANSWER = ANSWERS.insert()
+_INSERT_REVISION = REVISIONS.insert()
+
+
+def state_from_rows(response: Any, rows: Any) -> ConversationState:
+    """A conversation state from a response row and its answer rows."""
     return ConversationState(
-        status=response.status,  # type: ignore[arg-type]
+        status=response.status,
         answers={row.question: _record(row) for row in rows},
         section=response.section,
         sections_sent=frozenset(response.sections_sent.split()),
         version=response.version,
         level=(response.score or {}).get("level"),
     )
+
+
+async def load_state(session: AsyncSession, response: Response | Any) -> ConversationState:
+    """The conversation state of a response as stored."""
+    conn = await session.connection()
+    rows = await conn.execute(_SELECT_ANSWERS, {"rid": response.id})
+    return state_from_rows(response, rows)
 
 
 def _values(record: AnswerRecord) -> dict[str, Any]:
@@ -117,12 +146,13 @@ def _values(record: AnswerRecord) -> dict[str, Any]:
         "by": record.by,
         "channel": record.channel,
         "at": record.at,
+        "revision": record.revision,
     }
 
 
 async def _store(
     session: AsyncSession,
-    response: Response,
+    response: Any,
     before: ConversationState,
     result: Step,
     turn: Turn,
@@ -132,49 +162,48 @@ async def _store(
     new = result.state
     if new.version == before.version:
         return True
-    values: dict[str, Any] = {
-        "version": new.version,
-        "status": new.status,
-        "section": new.section,
-        "sections_sent": " ".join(sorted(new.sections_sent)),
-        "last_activity_at": turn.at,
-    }
-    if result.result is not None:
-        values["score"] = result.result.to_dict()
-    if before.status == "invited" and new.status != "invited":
-        values["started_at"] = turn.at
-    if new.status == "completed" and before.status != "completed":
-        values["completed_at"] = turn.at
-    if new.status == "submitted" and before.status != "submitted":
-        values["submitted_at"] = turn.at
-    if new.status == "completed" and before.status == "submitted":
-        values["submitted_at"] = None
-    updated = await session.exec(
-        sa.update(RESPONSES)
-        .where(RESPONSES.c.id == response.id, RESPONSES.c.version == before.version)
-        .values(**values)
+    conn = await session.connection()
+    updated = await conn.execute(
+        _UPDATE_RESPONSE,
+        {
+            "rid": response.id,
+            "old_version": before.version,
+            "new_version": new.version,
+            "new_status": new.status,
+            "new_section": new.section,
+            "new_sections_sent": " ".join(sorted(new.sections_sent)),
+            "at": turn.at,
+        },
     )
     if updated.rowcount != 1:
         return False
+    extra: dict[str, Any] = {}
+    if result.result is not None:
+        extra["score"] = result.result.to_dict()
+    if before.status == "invited" and new.status != "invited":
+        extra["started_at"] = turn.at
+    if new.status == "completed" and before.status != "completed":
+        extra["completed_at"] = turn.at
+    if new.status == "submitted" and before.status != "submitted":
+        extra["submitted_at"] = turn.at
+    if new.status == "completed" and before.status == "submitted":
+        extra["submitted_at"] = None
+    if extra:
+        await conn.execute(RESPONSES.update().where(RESPONSES.c.id == response.id).values(**extra))
+    updates, inserts, revisions = [], [], []
     for qid, record in result.changes.items():
         row = _values(record)
         if qid in before.answers:
-            await session.exec(
-                sa.update(ANSWERS)
-                .where(ANSWERS.c.response_id == response.id, ANSWERS.c.question == qid)
-                .values(revision=record.revision, **row)
-            )
+            updates.append({"rid": response.id, "q": qid, **row})
         else:
-            await session.exec(
-                sa.insert(ANSWERS).values(
-                    response_id=response.id, question=qid, revision=record.revision, **row
-                )
-            )
-        await session.exec(
-            sa.insert(REVISIONS).values(
-                response_id=response.id, question=qid, revision=record.revision, inbound_id=inbound_id, **row
-            )
-        )
+            inserts.append({"response_id": response.id, "question": qid, **row})
+        revisions.append({"response_id": response.id, "question": qid, "inbound_id": inbound_id, **row})
+    if updates:
+        await conn.execute(_UPDATE_ANSWER, updates)
+    if inserts:
+        await conn.execute(_INSERT_ANSWER, inserts)
+    if revisions:
+        await conn.execute(_INSERT_REVISION, revisions)
     if new.status != before.status:
         session.add(
             AuditEntry(
@@ -222,12 +251,13 @@ async def handle_turn(
     for attempt in range(1, max_attempts + 1):
         try:
             async with db.transaction() as session:
-                response = await session.get(Response, response_id, populate_existing=True)
+                conn = await session.connection()
+                response = (await conn.execute(_SELECT_RESPONSE, {"rid": response_id})).first()
                 if response is None:
                     raise ResponseNotFound(f"no response {response_id}")
                 if response.model_id != model.id:
                     raise ValueError(f"response {response_id} uses model {response.model_id}, not {model.id}")
-                state = await load_state(session, response)
+                state = state_from_rows(response, await conn.execute(_SELECT_ANSWERS, {"rid": response_id}))
                 if first_answers is None:
                     first_answers = state.answers
                 result = step(model, state, turn)
@@ -238,11 +268,12 @@ async def handle_turn(
                 if not await _store(session, response, state, result, turn, inbound_id):
                     raise _Retry
                 if effects is not None:
-                    organisation = await session.get(Organisation, response.organisation_id)
-                    cycle = await session.get(Cycle, response.cycle_id)
+                    stored = await session.get(Response, response_id, populate_existing=True)
+                    assert stored is not None
+                    organisation = await session.get(Organisation, stored.organisation_id)
+                    cycle = await session.get(Cycle, stored.cycle_id)
                     assert organisation is not None and cycle is not None
-                    await session.refresh(response)
-                    ctx = TurnContext(response, organisation, cycle, contact, inbound_id)
+                    ctx = TurnContext(stored, organisation, cycle, contact, inbound_id)
                     await effects(session, ctx, turn, result)
             return TurnOutcome(result, response_id, attempt)
         except _Retry:
