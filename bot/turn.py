@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot import events
 from bot.db.database import Database
 from bot.db.tables import Answer, AnswerRevision, AuditEntry, Contact, Cycle, Organisation, Response
 from conversations.engine import Step, step
@@ -275,6 +276,8 @@ async def handle_turn(
                     assert organisation is not None and cycle is not None
                     ctx = TurnContext(stored, organisation, cycle, contact, inbound_id)
                     await effects(session, ctx, turn, result)
+            if result.state.version != state.version:
+                events.publish(response_id)
             return TurnOutcome(result, response_id, attempt)
         except _Retry:
             continue
