@@ -28,5 +28,5 @@ pg_isready -h 127.0.0.1 -p 5432
 
 # axe-core for the accessibility checks of the web pages (from the npm registry).
 if [ ! -f node_modules/axe-core/axe.min.js ]; then
-  npm install --no-audit --no-fund --silent axe-core@4 >/dev/null
+  npm install --no-audit --no-fund --silent >/dev/null
 fi

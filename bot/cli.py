@@ -50,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
 
     _response_parser(sub)
     _outbox_parser(sub)
+    _mail_parser(sub)
 
     db = sub.add_parser("db", help="the database schema (migrations)")
     dsub = db.add_subparsers(dest="db_command", metavar="ACTION")
@@ -123,6 +124,16 @@ def _response_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     show.add_argument("--cycle", metavar="NAME")
     show.add_argument("--format", choices=["json"], default="json")
     show.set_defaults(handler="response:show")
+
+
+def _mail_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    mail = sub.add_parser("mail", help="inbound mail")
+    msub = mail.add_subparsers(dest="mail_command", metavar="ACTION")
+    msub.required = True
+    ingest = msub.add_parser("ingest", help="process one message (an MTA pipe); exit 0/65/67/75")
+    ingest.add_argument("file", nargs="?", metavar="FILE", help="the message (default: stdin)")
+    ingest.add_argument("--recipient", action="append", metavar="ADDRESS", help="envelope recipient")
+    ingest.set_defaults(handler="mail:ingest")
 
 
 def _outbox_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -60,6 +60,19 @@ class Settings(BaseSettings):
         description="Hours a message may wait for delivery (server down, 4xx answers) before it "
         "is marked failed and a notice goes out.",
     )
+    attachment_max_bytes: int = Field(
+        10_000_000,
+        description="Largest attachment kept as evidence with an answer mail (bytes); a larger one "
+        "is refused with a notice and the rest of the mail is processed.",
+    )
+    attachment_types: str = Field(
+        "application/pdf,image/png,image/jpeg,text/plain,text/csv,"
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document,"
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet,"
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation,"
+        "application/vnd.oasis.opendocument.text,application/vnd.oasis.opendocument.spreadsheet",
+        description="Content types of attachments kept as evidence (comma-separated).",
+    )
     imap_url: str = Field(
         "",
         description="Mailbox to poll for replies: imap://user:pass@host:143/INBOX or imaps://…. "
@@ -85,6 +98,19 @@ class Settings(BaseSettings):
     )
     language: str = Field("sv", description="Default language of users who have chosen none.")
     var_dir: str = Field("./var", description="Directory for the Maildir outbox and local state.")
+    signin_link_minutes: int = Field(
+        30, description="Minutes a mailed sign-in link stays valid; it can be used once."
+    )
+    signin_limit: int = Field(
+        5,
+        description="Sign-in links that may be asked for per address, and per client address, "
+        "within ASSESSBOT_SIGNIN_WINDOW_MINUTES.",
+    )
+    signin_window_minutes: int = Field(15, description="The window of ASSESSBOT_SIGNIN_LIMIT, in minutes.")
+    session_idle_hours: int = Field(
+        12, description="A web session ends after this many hours without use (sign in again)."
+    )
+    session_max_days: int = Field(7, description="A web session ends this many days after sign-in at the latest.")
 
     def secret(self) -> bytes:
         """The signing key: configured, or created once under ``var_dir``."""

@@ -27,15 +27,15 @@ def _unb32(text: str) -> bytes:
     return base64.b32decode(text + "=" * (-len(text) % 8))
 
 
-def reply_token(secret: bytes, response_id: int) -> str:
-    """The token that routes replies to response ``response_id``."""
-    body = struct.pack(">Q", response_id)
-    tag = hmac.new(secret, b"reply:" + body, hashlib.sha256).digest()[:_TAG_BYTES]
+def signed_token(secret: bytes, purpose: str, number: int) -> str:
+    """A token naming ``number`` for ``purpose`` ("reply", "approve"), signed with ``secret``."""
+    body = struct.pack(">Q", number)
+    tag = hmac.new(secret, purpose.encode() + b":" + body, hashlib.sha256).digest()[:_TAG_BYTES]
     return _b32(body.lstrip(b"\0") or b"\0") + "-" + _b32(tag)
 
 
-def read_reply_token(secret: bytes, token: str) -> int | None:
-    """The response id of a genuine token, or None for anything else."""
+def read_signed_token(secret: bytes, purpose: str, token: str) -> int | None:
+    """The number of a genuine token for ``purpose``, or None for anything else."""
     try:
         head, _, tag = token.strip().lower().partition("-")
         body = _unb32(head).rjust(8, b"\0")
@@ -44,10 +44,20 @@ def read_reply_token(secret: bytes, token: str) -> int | None:
         return None
     if len(body) != 8 or len(given) != _TAG_BYTES:
         return None
-    expected = hmac.new(secret, b"reply:" + body, hashlib.sha256).digest()[:_TAG_BYTES]
+    expected = hmac.new(secret, purpose.encode() + b":" + body, hashlib.sha256).digest()[:_TAG_BYTES]
     if not hmac.compare_digest(expected, given):
         return None
     return int(struct.unpack(">Q", body)[0])
+
+
+def reply_token(secret: bytes, response_id: int) -> str:
+    """The token that routes replies to response ``response_id``."""
+    return signed_token(secret, "reply", response_id)
+
+
+def read_reply_token(secret: bytes, token: str) -> int | None:
+    """The response id of a genuine reply token, or None for anything else."""
+    return read_signed_token(secret, "reply", token)
 
 
 def new_secret() -> str:

@@ -213,6 +213,7 @@ class InboundMessage(SQLModel, table=True):
     # received | processed | held | refused | unmatched | auto_reply | bounce | failed
     reason: str = ""
     response_id: int | None = Field(default=None, foreign_key="responses.id", index=True)
+    organisation_id: int | None = Field(default=None, foreign_key="organisations.id", index=True)
     processed_at: datetime | None = _ts()
 
 
@@ -265,3 +266,19 @@ class AuditEntry(SQLModel, table=True):
     organisation_id: int | None = Field(default=None, index=True)
     response_id: int | None = Field(default=None, index=True)
     details: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+
+
+class Attachment(SQLModel, table=True):
+    """A file sent with an answer mail, kept as evidence ("bilaga") for that mail's answers."""
+
+    __tablename__ = "attachments"
+
+    id: int | None = Field(default=None, primary_key=True)
+    inbound_id: int = Field(foreign_key="inbound_messages.id", index=True)
+    response_id: int | None = Field(default=None, foreign_key="responses.id", index=True)
+    filename: str = ""
+    content_type: str = ""
+    size: int = 0
+    data: bytes = Field(sa_type=sa.LargeBinary)
+    questions: str = ""  # space-separated ids of the questions that mail answered
+    created_at: datetime | None = _ts(nullable=False)
