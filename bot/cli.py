@@ -51,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     _response_parser(sub)
     _outbox_parser(sub)
     _mail_parser(sub)
+    _demo_parser(sub)
 
     db = sub.add_parser("db", help="the database schema (migrations)")
     dsub = db.add_subparsers(dest="db_command", metavar="ACTION")
@@ -134,6 +135,13 @@ def _mail_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     ingest.add_argument("file", nargs="?", metavar="FILE", help="the message (default: stdin)")
     ingest.add_argument("--recipient", action="append", metavar="ADDRESS", help="envelope recipient")
     ingest.set_defaults(handler="mail:ingest")
+
+
+def _demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    demo = sub.add_parser("demo", help="a tour on the embedded default: demo data, web chat, captured mail")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8080)
+    demo.set_defaults(handler="demo:run")
 
 
 def _outbox_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

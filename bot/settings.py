@@ -110,7 +110,9 @@ class Settings(BaseSettings):
     session_idle_hours: int = Field(
         12, description="A web session ends after this many hours without use (sign in again)."
     )
-    session_max_days: int = Field(7, description="A web session ends this many days after sign-in at the latest.")
+    session_max_days: int = Field(
+        7, description="A web session ends this many days after sign-in at the latest."
+    )
 
     def secret(self) -> bytes:
         """The signing key: configured, or created once under ``var_dir``."""
