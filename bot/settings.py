@@ -73,6 +73,12 @@ class Settings(BaseSettings):
         "application/vnd.oasis.opendocument.text,application/vnd.oasis.opendocument.spreadsheet",
         description="Content types of attachments kept as evidence (comma-separated).",
     )
+    mail_listen: str = Field(
+        "127.0.0.1:8025",
+        description="host:port where `serve` listens for inbound mail from the MTA (LMTP by default). "
+        "Empty: no listener.",
+    )
+    mail_listen_protocol: str = Field("lmtp", description="Protocol of the mail listener: lmtp or smtp.")
     imap_url: str = Field(
         "",
         description="Mailbox to poll for replies: imap://user:pass@host:143/INBOX or imaps://…. "
