@@ -10,7 +10,7 @@ import pytest
 from conversations.questionnaire import Model, load_model, parse_model
 from tests.modelgen import model_dict
 
-pytest_plugins = ["tests.conftest_db"]
+pytest_plugins = ["tests.conftest_db", "tests.conftest_mail"]
 
 
 @pytest.fixture(scope="session")

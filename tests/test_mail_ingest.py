@@ -352,3 +352,35 @@ async def test_lmtp_listener_accepts_our_recipients_only(db: Database, model: Mo
         await server.wait_closed()
     assert list(refused) == ["x@other.example"]
     assert await answers_of(db, s.response_id) == {"2.1": ("a",)}
+
+
+async def test_imap_poller_reads_unseen_replies_from_dovecot_once(
+    db: Database, model: Model, tmp_path: Path, dovecot
+) -> None:  # type: ignore[no-untyped-def]
+    from bot.mail.imap import ImapConfig, ImapPoller
+
+    s, ingestor, settings = await setup(db, model, tmp_path)
+    first = reply(reply_address(settings, s.response_id), "anna@exempelby.se", "2.2 a säker")
+    second = reply(reply_address(settings, s.response_id), "anna@exempelby.se", "2.3 b osäker")
+
+    def deliver(msg: EmailMessage) -> None:
+        with smtplib.LMTP("127.0.0.1", dovecot.lmtp_port) as client:
+            client.sendmail("anna@exempelby.se", [dovecot.user], bytes(msg))
+
+    await asyncio.to_thread(deliver, first)
+    poller = ImapPoller(ingestor, ImapConfig.from_url(dovecot.imap_url), poll_seconds=1)
+    assert await poller.poll_once() == 1
+    assert await poller.poll_once() == 0  # flagged \Seen: not read again
+    assert await answers_of(db, s.response_id) == {"2.2": ("a",)}
+    # waiting with IDLE: a new message is processed while the poller runs
+    stop = asyncio.Event()
+    task = asyncio.create_task(poller.run_forever(stop))
+    await asyncio.sleep(0.5)
+    await asyncio.to_thread(deliver, second)
+    for _ in range(100):
+        if "2.3" in await answers_of(db, s.response_id):
+            break
+        await asyncio.sleep(0.1)
+    stop.set()
+    await asyncio.wait_for(task, timeout=15)
+    assert await answers_of(db, s.response_id) == {"2.2": ("a",), "2.3": ("b",)}
