@@ -66,15 +66,20 @@ underscores, forward banners), or the first ``>`` line. Then, in this order:
 
 No cut in 1–3 ever removes a line that looks like an answer (``1.4 a säker``,
 ``V3 40 %``, ``a c säker``) or a command: when a rule would, it is skipped for that mail.
+An attribution without a date or time (``Per skrev:``) starts history only when a quote
+follows it. :func:`read_message` hands :func:`strip_reply` at most the first 200,000
+characters of a body, and converts at most 1,000,000 characters of HTML (the stdlib HTML
+parser reads about a megabyte a second), so that a runaway body cannot stall the inbox.
 
 **Automatic mail.** ``auto_reply`` says why a mail is automatic: ``Auto-Submitted`` other
 than ``no``, ``X-Autoreply``/``X-Autorespond``, ``Precedence`` ``auto_reply``/``bulk``/
 ``junk``/``list``, ``X-MS-Exchange-Inbox-Rules-Loop``, an out-of-office subject
 (``Frånvaro``, ``Autosvar``, ``Automatiskt svar``, ``Out of office``, ``Automatic reply``
-…), and only when none of those is present a short body saying the person is away with
-no answer line in it. For those :func:`extract_return_date` reads when the person is
+…), and only when none of those is present a short body saying the person is away and when
+they are back (or whom to turn to), with no answer line in it. For those :func:`extract_return_date` reads when the person is
 back. ``bounce`` reads RFC 3464 delivery status notifications and the common
-non-standard bounces from ``MAILER-DAEMON``/``postmaster``.
+non-standard bounces from ``MAILER-DAEMON``/``postmaster`` (a report inside an attached,
+forwarded message is not this message's bounce).
 
 **Authentication.** Only the topmost ``Authentication-Results`` header is read: each MTA
 adds its own on top, so the first one is the one our own MTA wrote, and any header below
@@ -229,6 +234,8 @@ class InboundMail:
 
 # --------------------------------------------------------------------------- read_message
 
+_MAX_REPLY_CHARS = 200_000  # what strip_reply reads of a body; a reply is far shorter
+
 
 def read_message(raw: bytes, *, authserv_id: str | None = None) -> InboundMail:
     """Read one mail as received (RFC 5322 bytes, any line endings).
@@ -253,7 +260,7 @@ def read_message(raw: bytes, *, authserv_id: str | None = None) -> InboundMail:
     msg = safe("structure", lambda: message_from_bytes(raw, policy=compat32), None)
     if msg is None:
         text = raw.decode("utf-8", "replace")
-        answer = safe("answer", lambda: strip_reply(text), text)
+        answer = safe("answer", lambda: strip_reply(text[:_MAX_REPLY_CHARS]), text)
         return InboundMail(
             message_id=_digest_id(raw),
             from_address="",
@@ -285,12 +292,16 @@ def read_message(raw: bytes, *, authserv_id: str | None = None) -> InboundMail:
     body = safe("body", lambda: _read_body(msg), _Body())
     defects.extend(body.defects)
     text = body.text
-    answer = safe("answer", lambda: strip_reply(text), text)
+    # A reply is short; only a runaway body is this long, and its start is what counts.
+    answer = safe("answer", lambda: strip_reply(text[:_MAX_REPLY_CHARS]), text)
     sent = safe("Date", lambda: _date(msg), None)
     auto = safe("auto reply", lambda: _auto_reply(msg, subject, answer), None)
     back = None
     if auto is not None and sent is not None:
-        back = safe("return date", lambda: extract_return_date(f"{subject}\n{answer}", sent.date()), None)
+        day = sent.date()
+        back = safe("return date", lambda: extract_return_date(f"{subject}\n{answer}", day), None)
+        if back is None and text != answer:
+            back = safe("return date", lambda: extract_return_date(text, day), None)
     return InboundMail(
         message_id=message_id or _digest_id(raw),
         from_address=from_address,
@@ -538,6 +549,7 @@ class _Acc:
 
 
 _MAX_DEPTH = 40
+_MAX_HTML_CHARS = 1_000_000  # Python's HTML parser reads about 1 MB a second
 _BOUNDARY_LINE_RE = re.compile(rb"^--([^\s]{1,200}?)(?:--)?[ \t]*\r?$", re.MULTILINE)
 
 
@@ -551,7 +563,9 @@ def _read_body(msg: Message) -> _Body:
     if plain.strip():
         text, source = plain, "plain"
     elif any(h.strip() for h in acc.html):
-        text = "\n".join(html_to_text(h) for h in acc.html if h.strip())
+        if sum(map(len, acc.html)) > _MAX_HTML_CHARS:
+            acc.defects.append(f"HTML body longer than {_MAX_HTML_CHARS} characters: only its start was read")
+        text = "\n".join(html_to_text(h[:_MAX_HTML_CHARS]) for h in acc.html if h.strip())
         source = "html"
     else:
         text, source = "", "none"
@@ -565,12 +579,14 @@ def _read_body(msg: Message) -> _Body:
     )
 
 
-def _walk_parts(msg: Message) -> Iterable[Message]:
+def _walk_parts(msg: Message, *, into_messages: bool = True) -> Iterable[Message]:
     stack = [(msg, 0)]
     while stack:
         part, depth = stack.pop()
         yield part
         payload = part.get_payload()
+        if not into_messages and part.get_content_type() == "message/rfc822":
+            continue
         if isinstance(payload, list) and depth < _MAX_DEPTH:
             stack.extend((p, depth + 1) for p in reversed(payload) if isinstance(p, Message))
 
@@ -629,7 +645,7 @@ def _alternative(children: Sequence[Message], acc: _Acc, depth: int, *, body: bo
 def _salvage(part: Message, acc: _Acc, depth: int, *, body: bool) -> None:
     """A multipart whose parts could not be split: find a boundary, or read it as text."""
     raw = part.get_payload()
-    data = raw.encode("ascii", "surrogateescape") if isinstance(raw, str) else b""
+    data = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
     m = _BOUNDARY_LINE_RE.search(data)
     if m is not None:
         boundary = m.group(1).decode("ascii", "replace").replace('"', "")
@@ -709,6 +725,7 @@ def _attachment(
 # --------------------------------------------------------------------------- HTML to text
 
 HISTORY_SEPARATOR = "_" * 32
+_MAX_QUOTE_DEPTH = 12  # deeper quotes get no more "> ": they are history all the same
 _BLOCK_TAGS = frozenset(
     {
         "p", "div", "li", "tr", "table", "tbody", "thead", "tfoot", "ul", "ol", "dl", "dt", "dd",
@@ -732,29 +749,36 @@ class _HtmlText(HTMLParser):
         self.depth = 0
         self.skip = 0
         self.pre = 0
-        self.list_item = False
+        self.has_text = False  # the current line has more than whitespace
+        self.blank_block = False  # the block held only &nbsp;: Outlook's way to write an empty line
 
     # ---- output
 
+    def prefix(self, depth: int) -> str:
+        return "> " * min(depth, _MAX_QUOTE_DEPTH)
+
     def flush(self, *, force: bool = False) -> None:
-        text = "".join(self.buf).strip()
+        text = "".join(self.buf).strip() if self.has_text else ""
         self.buf.clear()
+        self.has_text = False
+        force = force or (self.blank_block and not text)
+        self.blank_block = False
         if text or force:
-            depth = self.line_depth if text else self.depth
-            prefix = "> " * depth
+            prefix = self.prefix(self.line_depth if text else self.depth)
             self.lines.append((prefix + text).rstrip() if text else prefix.rstrip())
         self.line_depth = self.depth
 
     def write(self, text: str) -> None:
-        if not "".join(self.buf).strip():
+        if not self.has_text and text.strip():
             self.line_depth = self.depth
+            self.has_text = True
         self.buf.append(text)
 
     def marker(self, line: str) -> None:
         self.flush()
-        prefix = "> " * self.depth
-        if not self.lines or self.lines[-1] != prefix + line:
-            self.lines.append(prefix + line)
+        marked = self.prefix(self.depth) + line
+        if not self.lines or self.lines[-1].strip() != marked.strip():
+            self.lines.append(marked)
 
     # ---- parser callbacks
 
@@ -789,7 +813,7 @@ class _HtmlText(HTMLParser):
             self.flush()
             self.write("- ")
         elif tag in ("td", "th"):
-            if "".join(self.buf).strip():
+            if self.has_text:
                 self.buf.append(" ")
         elif tag in _BLOCK_TAGS:
             self.flush()
@@ -826,6 +850,8 @@ class _HtmlText(HTMLParser):
                     self.flush(force=True)
                 self.write(piece.replace("\u00a0", " "))
             return
+        if "\u00a0" in data and not self.has_text and not data.strip(" \t\r\n\u00a0"):
+            self.blank_block = True
         self.write(_SPACES_RE.sub(" ", data))
 
     def result(self) -> str:
@@ -961,6 +987,7 @@ _ATTRIBUTION_RES = (
     # German, for colleagues abroad.
     re.compile(r"^am\s.{0,200}\bschrieb\b.{0,200}:$", re.I),
 )
+_DATED_RE = re.compile(r"\d{1,2}[:.]\d{2}|\d{4}")
 _ATTRIBUTION_START_RE = re.compile(
     r"^(?:den\s|on\s|am\s|\d{1,2}\s|\d{4}-|(?:mån|tis|ons|tors?|fre|lör|sön)\w*\s|[a-z]{3},?\s)", re.I
 )
@@ -986,19 +1013,28 @@ class _Marker:
 
 
 def _attribution_at(lines: Sequence[str], i: int) -> int:
-    """The number of lines (1 or 2) of an attribution line starting at ``i``, or 0."""
+    """The number of lines (1 or 2) of an attribution line starting at ``i``, or 0.
+
+    One without a date or time (``Per skrev:``) counts only when a quote follows it, so
+    that ``Vår IT-chef skrev:`` above pasted answers is not taken for history.
+    """
     line = lines[i].strip()
     if not line or len(line) > 300 or line.startswith(">"):
         return 0
+    n = 0
     if line.endswith(":") and any(r.match(line) for r in _ATTRIBUTION_RES):
-        return 1
-    if i + 1 < len(lines) and _ATTRIBUTION_START_RE.match(line):
+        n, text = 1, line
+    elif i + 1 < len(lines) and _ATTRIBUTION_START_RE.match(line):
         nxt = lines[i + 1].strip()
         if nxt.endswith(":") and not nxt.startswith(">"):
-            joined = f"{line} {nxt}"
-            if len(joined) <= 320 and any(r.match(joined) for r in _ATTRIBUTION_RES):
-                return 2
-    return 0
+            text = f"{line} {nxt}"
+            if len(text) <= 320 and any(r.match(text) for r in _ATTRIBUTION_RES):
+                n = 2
+    if n and not _DATED_RE.search(text):
+        below = next((x.strip() for x in lines[i + n :] if x.strip()), "")
+        if not below.startswith(">"):
+            return 0
+    return n
 
 
 def _outlook_header_at(lines: Sequence[str], i: int) -> int:
@@ -1077,11 +1113,13 @@ _DISCLAIMER_RE = re.compile(
     r"|please\s+consider\s+the\s+environment)",
     re.I,
 )
-_CONTACT_RE = re.compile(
+_CONTACT_LABEL_RE = re.compile(
     r"^(?:tel|telefon|tfn|mobil|mob|mobiltelefon|växel|vxl|direkt|direktnr|fax|phone|mobile|cell|e-?post|e-?mail"
-    r"|besöksadress|postadress|adress|address|org\.?\s*nr)\b\.?"
-    r"|(?:^|\s)\+?\d{1,4}[- ]\d{2,4}(?:[ -]?\d{2,3}){2,3}\b"
-    r"|\bwww\.\S+|https?://\S+|\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b",
+    r"|besöksadress|postadress|adress|address|org\.?\s*nr|webb|web)\b\.?\s*:?",
+    re.I,
+)
+_CONTACT_ITEM_RE = re.compile(
+    r"\+?\d{1,4}[- ]\d{2,4}(?:[ -]?\d{2,3}){2,3}\b|\bwww\.\S+|https?://\S+|\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b",
     re.I,
 )
 _TRAILING_JUNK_RE = re.compile(r"^(?:[_\-=*~─═]{2,}|[>\s]*)$")
@@ -1167,6 +1205,17 @@ def _is_name_block(block: Sequence[str]) -> bool:
     )
 
 
+def _is_contact_line(line: str) -> bool:
+    """``Tel: 08-123 45 67``, ``www.exempelby.se``, ``070-123 45 67 | a@b.se``: not a sentence."""
+    s = line.strip()
+    if not s or len(s) > 90:
+        return False
+    if _CONTACT_LABEL_RE.match(s):
+        return True
+    rest = _CONTACT_ITEM_RE.sub("", s)
+    return rest != s and len(rest.strip(" |,;:/-–·•()[]<>")) <= 20
+
+
 def _drop_signature_blocks(lines: list[str]) -> list[str]:
     """Drop trailing paragraphs that are contact details or disclaimers (and a name above)."""
     dropped = False
@@ -1179,7 +1228,11 @@ def _drop_signature_blocks(lines: list[str]) -> list[str]:
         if any(_is_answer(x) for x in block):
             return lines
         first = block[0].strip()
-        contact = sum(1 for x in block if _CONTACT_RE.search(x.strip())) and len(block) <= 12
+        contact = (
+            len(block) <= 12
+            and all(len(x.strip()) <= 90 for x in block)
+            and any(map(_is_contact_line, block))
+        )
         if _DISCLAIMER_RE.match(first) or contact or (dropped and _is_name_block(block) and len(paras) > 1):
             lines = lines[:start]
             dropped = True
@@ -1281,11 +1334,10 @@ def _inline_end(
         ) and not any(_is_answer(x) for x in lines[i + 1 : stop]):
             break
         trailing.append(i)
-    if not interleaved and not any(_is_answer(lines[i]) for i in trailing):
+    answers_below = [i for i in trailing if _is_answer(lines[i])]
+    if not interleaved and not answers_below:
         return None
-    if trailing and any(_is_answer(lines[i]) for i in trailing):
-        return max(i for i in trailing if _is_answer(lines[i]) or i < trailing[-1]) + 1
-    return (max(interleaved) if interleaved else last_q) + 1
+    return max([*interleaved, *answers_below]) + 1
 
 
 def _typed_into_history(lines: Sequence[str], markers: Sequence[_Marker]) -> list[str]:
@@ -1314,9 +1366,9 @@ def _typed_into_history(lines: Sequence[str], markers: Sequence[_Marker]) -> lis
 # --------------------------------------------------------------------------- auto replies
 
 _AUTO_SUBJECT_RE = re.compile(
-    r"^\s*(?:\[[^\]]*\]\s*)?(?:frånvar\w*|autosvar|automatiskt\s+svar|auto\s*svar|out\s+of\s+(?:the\s+)?office"
+    r"^\s*(?:\[[^\]]*\]\s*)?(?:frånvaro|frånvarande|frånvaromeddelande|autosvar|automatiskt\s+svar|auto\s*svar|out\s+of\s+(?:the\s+)?office"
     r"|automatic\s+reply|auto[- ]?reply|autoreply|auto[- ]?response|abwesenheit|automatische\s+antwort"
-    r"|autoantwort|fravær|poissa|absence|réponse\s+automatique|semestersvar|ledig\s+(?:t\.?\s?o\.?\s?m|till))\b",
+    r"|autoantwort|fravær|poissa|réponse\s+automatique|semestersvar|ledig\s+(?:t\.?\s?o\.?\s?m|till))\b",
     re.I,
 )
 _AWAY_RE = re.compile(
@@ -1329,11 +1381,18 @@ _AWAY_RE = re.compile(
 )
 
 
+_AWAY_HINT_RE = re.compile(
+    r"\b(?:tillbaka|åter|i\s+tjänst\s+igen|t\.?\s?o\.?\s?m|till\s+och\s+med|brådskande|vidarebefordras"
+    r"|back|return|until|urgent|forwarded)\b",
+    re.I,
+)
+
+
 def _auto_reply(msg: Message, subject: str, answer: str) -> str | None:
     auto = _header(msg, "Auto-Submitted")
     if auto and auto.split(";")[0].strip().lower() != "no":
         return f"Auto-Submitted: {auto}"
-    for name in ("X-Autoreply", "X-Autorespond", "X-Autoresponder", "X-Autogenerated"):
+    for name in ("X-Autoreply", "X-Autorespond", "X-Autoresponder"):
         value = _header(msg, name)
         if value is not None and value.strip().lower() not in ("no", "false", "0"):
             return f"{name}: {value}"
@@ -1344,11 +1403,15 @@ def _auto_reply(msg: Message, subject: str, answer: str) -> str | None:
         return "X-MS-Exchange-Inbox-Rules-Loop"
     if _AUTO_SUBJECT_RE.match(subject):
         return f"Subject: {subject}"
-    # The body alone is weak evidence: a short text that says the person is away and
-    # contains no answer at all.
+    # The body alone is weak evidence: a short text that says the person is away, says
+    # when they are back or whom to turn to, and contains no answer at all.
     if len(answer) <= 1200:
         m = _AWAY_RE.search(answer)
-        if m is not None and not any(_is_answer(x) for x in answer.split("\n")):
+        if (
+            m is not None
+            and _AWAY_HINT_RE.search(answer)
+            and not any(_is_answer(x) for x in answer.split("\n"))
+        ):
             return f"Body: {_WS_RE.sub(' ', m.group(0))}"
     return None
 
@@ -1408,7 +1471,7 @@ _DAY_MONTH_RE = re.compile(
 _MONTH_DAY_RE = re.compile(rf"({_MONTH_ALT})\b\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(\d{{4}}))?", re.I)
 _NUMERIC_RE = re.compile(r"(\d{1,2})([/.])(\d{1,2})(?:(?:[/.]|\s?-\s?)(\d{4}|\d{2}))?\b(?![/.]\d)")
 _WEEK_RE = re.compile(r"(?:vecka|v\.?|week)\s?(\d{1,2})\b", re.I)
-_TOMORROW_RE = re.compile(r"(?:i\s?morgon|tomorrow)\b", re.I)
+_TOMORROW_RE = re.compile(r"(?:(?:i\s?)?morgon|tomorrow)\b", re.I)
 
 
 def extract_return_date(text: str, reference: date | None) -> date | None:
@@ -1545,7 +1608,8 @@ _EMAIL_RE = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
 
 
 def _bounce(msg: Message, from_address: str, from_name: str, subject: str, text: str) -> Bounce | None:
-    reports = [p for p in _walk_parts(msg) if p.get_content_type() == "message/delivery-status"]
+    parts = _walk_parts(msg, into_messages=False)
+    reports = [p for p in parts if p.get_content_type() == "message/delivery-status"]
     if reports:
         return _dsn(msg, reports[0])
     local = from_address.partition("@")[0]
