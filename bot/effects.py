@@ -12,16 +12,18 @@ from __future__ import annotations
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.db.tables import Contact
+from bot.db.tables import Contact, InboundMessage
 from bot.i18n import gettext
 from bot.mail.compose import new_message, section_mail
 from bot.mail.outbox import enqueue
-from bot.replies_text import render_replies_text
+from bot.mail.render import set_bodies
+from bot.replies_text import render_replies_markdown, render_replies_text
 from bot.settings import Settings
 from bot.turn import Effects, TurnContext
 from conversations.engine import Step
+from conversations.progress import Progress
 from conversations.questionnaire import Model
-from conversations.replies import AskSection, Completed
+from conversations.replies import AskSection, Completed, StatusReport, Submitted
 from conversations.state import Turn
 
 
@@ -34,6 +36,25 @@ def mail_effects(settings: Settings, model: Model) -> Effects:
         turn_key = f"{response.id}:{ctx.inbound_id or response.version}"
         lang = step.language
         if turn.channel == "mail":
+            replies = list(step.replies)
+            if not any(isinstance(r, StatusReport | Completed | Submitted) for r in replies):
+                progress = Progress(model, step.state.answers)
+                replies.append(
+                    StatusReport(
+                        step.state.status,
+                        progress.sections(),
+                        progress.answered_count(),
+                        len(model.questions),
+                        progress.remaining(),
+                    )
+                )
+            in_reply_to = None
+            if ctx.inbound_id is not None:
+                in_reply_to = (
+                    await session.exec(
+                        select(InboundMessage.message_id).where(InboundMessage.id == ctx.inbound_id)
+                    )
+                ).first()
             subject = gettext(lang, "Kvitto: dina svar till %(org)s", org=ctx.organisation.name)
             receipt = new_message(
                 settings,
@@ -42,18 +63,21 @@ def mail_effects(settings: Settings, model: Model) -> Effects:
                 lang=lang,
                 response=response,
                 auto="auto-replied",
+                in_reply_to=in_reply_to,
             )
-            receipt.set_content(
-                render_replies_text(
-                    model, step.replies, lang, authority=settings.authority_name, status=step.state.status
-                )
+            args = {"authority": settings.authority_name, "status": step.state.status}
+            set_bodies(
+                receipt,
+                render_replies_text(model, replies, lang, **args),
+                render_replies_markdown(model, replies, lang, **args),
+                lang=lang,
+                title=subject,
             )
             await enqueue(
                 session, receipt, key=f"receipt:{turn_key}", kind="receipt", response_id=response.id
             )
             for reply in step.replies:
                 if isinstance(reply, AskSection) and ctx.contact is not None:
-                    state_answers = step.state.answers
                     msg = section_mail(
                         settings,
                         model,
@@ -62,7 +86,7 @@ def mail_effects(settings: Settings, model: Model) -> Effects:
                         cycle=ctx.cycle,
                         contact=ctx.contact,
                         index=reply.index,
-                        answers=state_answers,
+                        answers=step.state.answers,
                         only_open=True,
                     )
                     await enqueue(

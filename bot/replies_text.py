@@ -70,6 +70,30 @@ def render_replies_text(
     model: Model, replies: Sequence[Reply], lang: str, *, authority: str, status: str = ""
 ) -> str:
     """Render a turn's replies as text in ``lang``."""
+    return (
+        _env.get_template("replies.txt.j2").render(_context(model, replies, lang, authority, status)).strip()
+        + "\n"
+    )
+
+
+def render_replies_markdown(
+    model: Model, replies: Sequence[Reply], lang: str, *, authority: str, status: str = ""
+) -> str:
+    """Render a turn's replies as Markdown (the HTML part of a receipt)."""
+    from bot.mail.render import render_markdown_template
+
+    rest = [r for r in replies if type(r).__name__ not in ("Recorded", "ValueRecorded", "Skipped", "Invalid")]
+    text_rest = (
+        render_replies_text(model, rest, lang, authority=authority, status=status).strip() if rest else ""
+    )
+    return render_markdown_template(
+        "replies.md.j2", **_context(model, replies, lang, authority, status), text_rest=text_rest
+    )
+
+
+def _context(
+    model: Model, replies: Sequence[Reply], lang: str, authority: str, status: str
+) -> dict[str, Any]:
 
     def section_title(section_id: str) -> str:
         for s in model.sections:
@@ -82,7 +106,7 @@ def render_replies_text(
             return gettext(lang, "under nivå 1")
         return gettext(lang, "nivå %(n)s", n=level) + " – " + model.level(level).name.get(lang)
 
-    context: dict[str, Any] = {
+    return {
         "model": model,
         "lang": lang,
         "replies": replies,
@@ -93,4 +117,3 @@ def render_replies_text(
         "level_name": level_name,
         "status_name": lambda s: gettext(lang, STATUS_NAMES.get(s) or s),
     }
-    return _env.get_template("replies.txt.j2").render(context).strip() + "\n"

@@ -18,6 +18,7 @@ import jinja2
 
 from bot.db.tables import Contact, Cycle, Organisation, Response, now
 from bot.i18n import environment, format_date, gettext
+from bot.mail.render import render_markdown_template, set_bodies
 from bot.settings import Settings
 from bot.tokens import reply_token
 from conversations.parsing import example_line, format_answer, format_validation
@@ -151,23 +152,31 @@ def section_mail(
     subject = gettext(
         lang,
         "%(cycle)s: %(title)s (avsnitt %(i)s av %(n)s)",
-        cycle=f"{model.name.get(lang).split(' (')[0]} {cycle.name}",
+        cycle=f"{gettext(lang, 'Infosäkkollen')} {cycle.name}",
         title=section.title.get(lang),
         i=index + 1,
         n=len(model.sections),
     )
     msg = new_message(settings, to=contact.email, subject=subject, lang=lang, response=response)
-    body = _text.get_template("section.txt.j2").render(
-        model=model,
+    context = {
+        "model": model,
+        "lang": lang,
+        "section": section,
+        "index": index,
+        "count": len(model.sections),
+        "questions": question_views(model, ids, lang, answers),
+        "organisation": organisation,
+        "cycle": cycle,
+        "deadline": format_date(cycle.deadline, lang),
+        "example": example_line(first, lang) if first is not None else "1.1 a c säker",
+    }
+    text = _text.get_template("section.txt.j2").render(context)
+    set_bodies(
+        msg,
+        text,
+        render_markdown_template("section.md.j2", **context),
         lang=lang,
-        section=section,
-        index=index,
-        count=len(model.sections),
-        questions=question_views(model, ids, lang, answers),
-        organisation=organisation,
-        cycle=cycle,
-        deadline=format_date(cycle.deadline, lang),
-        example=example_line(first, lang) if first is not None else "1.1 a c säker",
+        title=subject,
+        preheader=gettext(lang, "Svara direkt på mejlet med en rad per fråga."),
     )
-    msg.set_content(body)
     return msg

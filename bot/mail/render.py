@@ -1,0 +1,106 @@
+"""HTML parts of mail: Markdown from Jinja2 templates, sanitised, in a layout, CSS inlined.
+
+A mail's HTML is written as Markdown (``mail_templates/*.md.j2``), so that authored text
+stays readable; user text goes in through the ``md`` filter, which escapes both HTML and
+Markdown, and the converted HTML is sanitised with nh3 (an allow-list) before it is put
+into ``mail/layout.html.j2``. css-inline then moves the stylesheet into ``style``
+attributes, because Outlook and Gmail ignore most ``<style>`` blocks.
+"""
+
+from __future__ import annotations
+
+import re
+from email.message import EmailMessage
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import css_inline
+import jinja2
+import markdown
+import nh3
+from markupsafe import Markup, escape
+
+from bot.i18n import environment, gettext
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!>])")  # what Python-Markdown unescapes
+ALLOWED_TAGS = {
+    "a", "b", "blockquote", "br", "code", "em", "h1", "h2", "h3", "h4", "hr", "i", "li", "ol",
+    "p", "pre", "span", "strong", "table", "tbody", "td", "th", "thead", "tr", "ul", "div", "img",
+}  # fmt: skip
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "td": {"align", "class"},
+    "th": {"align", "scope", "class"},
+    "table": {"class", "role"},
+    "div": {"class"},
+    "span": {"class"},
+    "p": {"class"},
+    "img": {"src", "alt", "width", "height"},
+}
+
+
+def md_escape(value: object) -> str:
+    """User text for a Markdown template: nothing in it can become markup."""
+    text = str(value).replace("\r", "").replace("&", "&amp;").replace("<", "&lt;")
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    return text.replace("\n", "  \n")
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    env = environment(jinja2.PackageLoader("mail_templates", "."), html=False)
+    env.filters["md"] = md_escape
+    env.tests["reply"] = lambda obj, *names: type(obj).__name__ in names
+    return env
+
+
+@cache
+def _css() -> str:
+    return (resources.files("mail_templates") / "mail" / "mail.css").read_text(encoding="utf-8")
+
+
+def render_markdown_template(name: str, **context: Any) -> str:
+    """Render a ``.md.j2`` template to Markdown."""
+    return _environment().get_template(name).render(**context)
+
+
+def html_document(markdown_text: str, *, lang: str, title: str, preheader: str = "", footer: str = "") -> str:
+    """A complete, sanitised, CSS-inlined HTML mail body from Markdown."""
+    body = markdown.markdown(markdown_text, extensions=["extra", "sane_lists"], output_format="html")
+    body = nh3.clean(
+        body, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes={"https", "http", "mailto", "cid"}
+    )
+    page = (
+        _environment()
+        .get_template("mail/layout.html.j2")
+        .render(
+            lang=lang,
+            title=escape(title),
+            preheader=escape(preheader),
+            footer=escape(footer),
+            service=escape(gettext(lang, "Infosäkkollen")),
+            css=Markup(_css()),
+            body=Markup(body),
+        )
+    )
+    return str(css_inline.inline(page, keep_style_tags=False))
+
+
+def text_to_markdown(text: str) -> str:
+    """Plain text (a notice) as Markdown that shows the same paragraphs and lines."""
+    return "\n\n".join(md_escape(p.strip()) for p in text.split("\n\n") if p.strip())
+
+
+def set_bodies(
+    msg: EmailMessage, text: str, markdown_text: str, *, lang: str, title: str, preheader: str = ""
+) -> None:
+    """Give ``msg`` a text/plain part and the HTML alternative."""
+    msg.set_content(text)
+    footer = gettext(
+        lang, "Det här mejlet skickades automatiskt. Svara på det för att svara i uppföljningen."
+    )
+    msg.add_alternative(
+        html_document(markdown_text, lang=lang, title=title, preheader=preheader, footer=footer),
+        subtype="html",
+    )
