@@ -62,6 +62,7 @@ from bot.i18n import environment, gettext
 from bot.mail.compose import new_message
 from bot.mail.inbound import InboundMail, read_message
 from bot.mail.outbox import enqueue
+from bot.mail.render import set_text_bodies
 from bot.settings import Settings
 from bot.tokens import read_signed_token, signed_token
 from bot.turn import TurnContext, handle_turn
@@ -395,14 +396,17 @@ class Ingestor:
                 auto="auto-replied",
                 subject=gettext(lang, "Bilagan sparades inte"),
             )
-            msg.set_content(
+            set_text_bodies(
+                msg,
                 _notices.get_template("notice.txt.j2").render(
                     kind="attachment_refused",
                     lang=lang,
                     authority=self.settings.authority_name,
                     filename=att.filename or "bilaga",
                     reason=problem,
-                )
+                ),
+                lang=lang,
+                title=str(msg["Subject"]),
             )
             await enqueue(
                 session,
@@ -439,7 +443,8 @@ class Ingestor:
                 )
                 del msg["Reply-To"]
                 msg["Reply-To"] = f"godkann+{token}@{self.settings.reply_domain}"
-                msg.set_content(
+                set_text_bodies(
+                    msg,
                     _notices.get_template("notice.txt.j2").render(
                         kind="held_for_coordinator",
                         lang=lang,
@@ -447,7 +452,9 @@ class Ingestor:
                         colleague=mail.from_address,
                         organisation=organisation.name,
                         answer_text=mail.answer_text.strip(),
-                    )
+                    ),
+                    lang=lang,
+                    title=str(msg["Subject"]),
                 )
                 await enqueue(
                     session,
@@ -733,10 +740,13 @@ class Ingestor:
             subject=gettext(lang, subjects.get(kind, "Meddelande från uppföljningen")),
             in_reply_to=in_reply_to,
         )
-        msg.set_content(
+        set_text_bodies(
+            msg,
             _notices.get_template("notice.txt.j2").render(
                 kind=kind, lang=lang, authority=self.settings.authority_name, **values
-            )
+            ),
+            lang=lang,
+            title=str(msg["Subject"]),
         )
         await enqueue(session, msg, key=key, kind="notice", response_id=response.id if response else None)
 

@@ -104,3 +104,8 @@ def set_bodies(
         html_document(markdown_text, lang=lang, title=title, preheader=preheader, footer=footer),
         subtype="html",
     )
+
+
+def set_text_bodies(msg: EmailMessage, text: str, *, lang: str, title: str) -> None:
+    """A short notice as text/plain plus the same text as a simple HTML alternative."""
+    set_bodies(msg, text, text_to_markdown(text), lang=lang, title=title)

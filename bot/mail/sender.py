@@ -87,6 +87,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.db.database import Database
 from bot.db.tables import Administrator, Contact, Organisation, Response, now
 from bot.mail.outbox import enqueue
+from bot.mail.render import set_text_bodies
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -924,7 +925,7 @@ def notice_message(
         ]
     )
     msg = new_message(settings, to=to, subject=f"Mejl kunde inte levereras till {row.recipient}", lang="sv")
-    msg.set_content(body + "\n")
+    set_text_bodies(msg, body, lang="sv", title=str(msg["Subject"]))
     return msg
 
 
