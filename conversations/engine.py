@@ -156,7 +156,7 @@ def step(model: Model, state: ConversationState, turn: Turn) -> Step:
             result = score_state(model, new)
             replies.append(Rescored(result, state.level))
             new = replace(new, level=result.level)
-        elif progress.all_answered():
+        elif progress.all_answered() and progress.key_figures_offered(state.sections_sent):
             status = transition(status, "complete") or status
             new = replace(new, status=status)
             result = score_state(model, new)

@@ -63,6 +63,21 @@ class Progress:
         """Every level-grounding question has an answer (skips do not count)."""
         return all(self.is_answered(q.id) for q in self.model.questions)
 
+    def key_figures_offered(self, sections_sent: frozenset[str]) -> bool:
+        """Whether the key-figure (validation) questions have been asked or answered.
+
+        A response completes on its own when every level-grounding question is answered
+        and the key figures have had their turn: each of them answered or skipped, or the
+        sections holding them already sent. The key figures are never required (``klar``
+        completes at any time), but they are asked before the feedback is made.
+        """
+        ids = {v.id for v in self.model.validation_questions}
+        for section in self.model.sections:
+            if ids & set(section.questions) and section.id not in sections_sent:
+                if not all(self.is_done(q) for q in section.questions if q in ids):
+                    return False
+        return True
+
     def answered_count(self) -> int:
         return sum(1 for q in self.model.questions if self.is_answered(q.id))
 

@@ -72,9 +72,19 @@ def questions_of(model: Model, section_id: str) -> tuple[str, ...]:
     return model.sections[section_index(model, section_id)].questions
 
 
+def key_figure_lines(model: Model) -> str:
+    """A value for every key-figure (validation) question."""
+    return "\n".join(
+        f"{v.id} {v.options[0].id if v.kind == 'choice' else '40'}" for v in model.validation_questions
+    )
+
+
 def fill_lines(model: Model, qids: tuple[str, ...] | None = None, certain: bool = True) -> str:
-    """One line per question, best choice, in the reply format (written by hand)."""
-    out = []
+    """One line per question, best choice, in the reply format (written by hand).
+
+    Without ``qids`` every question, with the key figures (which a response asks before it
+    completes on its own)."""
+    out = [] if qids is not None else [key_figure_lines(model)]
     for qid in qids if qids is not None else all_ids(model):
         q = model.question(qid)
         assert q is not None
@@ -348,7 +358,7 @@ def test_invited_in_progress_completed_submitted(model: Model) -> None:
     s1 = step(model, s0, turn("1.1 a säker"))
     assert s1.state.status == "in_progress"
     rest = tuple(q for q in all_ids(model) if q != "1.1")
-    s2 = step(model, s1.state, turn(fill_lines(model, rest)))
+    s2 = step(model, s1.state, turn(fill_lines(model, rest) + "\n" + key_figure_lines(model)))
     assert s2.state.status == "completed"
     completed = one(s2, Completed)
     assert completed.reason == "all_answered"
@@ -369,7 +379,7 @@ def test_all_answered_in_one_turn_from_invited(model: Model) -> None:
     s = step(model, ConversationState(), turn(fill_lines(model)))
     assert s.state.status == "completed"
     assert one(s, Completed).reason == "all_answered"
-    assert len(s.changes) == len(model.questions)
+    assert len(s.changes) == len(model.questions) + len(model.validation_questions)
 
 
 def test_skips_do_not_complete(model: Model) -> None:
@@ -380,10 +390,19 @@ def test_skips_do_not_complete(model: Model) -> None:
     assert not of_type(s, Completed)
 
 
-def test_validation_questions_are_not_needed_to_complete(model: Model) -> None:
-    s = step(model, ConversationState(), turn(fill_lines(model)))
+def test_key_figures_are_asked_before_completing_but_never_required(model: Model) -> None:
+    level_only = fill_lines(model, all_ids(model))
+    s = step(model, ConversationState(), turn(level_only))
     assert not any(q in s.state.answers for q in (v.id for v in model.validation_questions))
-    assert s.state.status == "completed"
+    assert s.state.status == "in_progress"
+    ask = one(s, AskSection)
+    assert ask.section == model.sections[-1].id  # the key figures
+    # once they have been asked, answering completes without them
+    again = step(model, s.state, turn("1.1 a säker"))
+    assert again.state.status == "completed" and one(again, Completed).reason == "all_answered"
+    # klar completes at any time
+    done = step(model, s.state, turn("klar"))
+    assert done.state.status == "completed" and one(done, Completed).reason == "done"
 
 
 @pytest.mark.parametrize("word", ["klar", "Klar.", "done", "färdig", "KLAR!"])

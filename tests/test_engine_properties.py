@@ -45,6 +45,7 @@ from tests.engineturns import (
 MODEL = load_model()
 QUESTIONS = MODEL.questions
 LEVEL_IDS = tuple(q.id for q in QUESTIONS)
+VALIDATION_IDS = tuple(v.id for v in MODEL.validation_questions)
 VALIDATION = MODEL.validation_questions
 ALL_IDS = LEVEL_IDS + tuple(v.id for v in VALIDATION)
 SCALE = [q for q in QUESTIONS if q.scoring == "scale"]
@@ -290,7 +291,19 @@ class Expected:
     def all_answered(self) -> bool:
         return all(self.answered(q) for q in LEVEL_IDS)
 
-    def apply(self, actor: Actor, items: list[tuple[str, str]], commands: list[str]) -> dict[str, object]:
+    def key_figures_offered(self, sent: frozenset[str]) -> bool:
+        """Key figures answered or skipped, or their section already sent (then completion may come)."""
+        return all(v in self.done for v in VALIDATION_IDS) or any(
+            sec.id in sent for sec in MODEL.sections if set(sec.questions) & set(VALIDATION_IDS)
+        )
+
+    def apply(
+        self,
+        actor: Actor,
+        items: list[tuple[str, str]],
+        commands: list[str],
+        sent: frozenset[str] = frozenset(),
+    ) -> dict[str, object]:
         """Apply a turn's usable lines and commands; return what the replies must show."""
         refusals: list[str] = []
         completed: list[str] = []
@@ -310,7 +323,7 @@ class Expected:
                     self.status = "in_progress"
                 if old == "completed":
                     rescored = True
-                elif self.all_answered():
+                elif self.all_answered() and self.key_figures_offered(sent):
                     self.status = "completed"
                     completed.append("all_answered")
         for command in commands:
@@ -319,6 +332,8 @@ class Expected:
                     refusals.append("coordinator_only")
                 elif self.status in ("submitted", "closed"):
                     refusals.append(self.status)
+                elif "all_answered" in completed:
+                    pass  # this turn completed the response already
                 else:
                     self.status = "completed"
                     completed.append("done")
@@ -387,7 +402,7 @@ def test_status_after_any_sequence_of_turns(data: st.DataObject, n_turns: int) -
 
         old = state
         s = step(MODEL, old, turn(text, actor))
-        must = expected.apply(actor, items, commands)
+        must = expected.apply(actor, items, commands, old.sections_sent)
         state = s.state
 
         # the status and the answers

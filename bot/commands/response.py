@@ -21,9 +21,8 @@ from bot.db.database import Database
 from bot.db.queries import Ambiguous, NotFound, find_cycle, find_organisation
 from bot.db.tables import Contact, Cycle, Organisation, Response, now
 from bot.effects import mail_effects
-from bot.mail.compose import section_mail
-from bot.mail.outbox import enqueue
 from bot.replies_text import render_replies_text
+from bot.responses import NoCoordinator, start_response
 from bot.settings import Settings
 from bot.turn import handle_turn, load_state
 from conversations.questionnaire import Model, load_model
@@ -67,44 +66,15 @@ async def _start(db: Database, settings: Settings, args: argparse.Namespace) -> 
         cycle = await find_cycle(session, args.cycle)
         if cycle.model_id != model.id:
             raise CommandError(f"omgången {cycle.name} använder modellen {cycle.model_id}, inte {model.id}")
-        response = await _response(session, org, cycle)
-        if response is not None:
-            print(f"{org.name} har redan ett svar i {cycle.name} (id {response.id}, {response.status})")
-            return 0
-        assert org.id is not None and cycle.id is not None
-        response = Response(
-            organisation_id=org.id, cycle_id=cycle.id, model_id=model.id, model_version=model.version
-        )
-        session.add(response)
-        await session.flush()
-        coordinators = [c for c in await _contacts(session, org) if c.coordinator and c.active]
-        if not coordinators:
-            raise CommandError(f"{org.name} har ingen samordnare att skicka till")
-        queued = 0
-        for contact in coordinators:
-            if args.channel == "mail":
-                msg = section_mail(
-                    settings,
-                    model,
-                    response=response,
-                    organisation=org,
-                    cycle=cycle,
-                    contact=contact,
-                    index=0,
-                    answers={},
-                )
-                if response.thread_id is None:
-                    response.thread_id = str(msg["Message-ID"])
-                queued += await enqueue(
-                    session,
-                    msg,
-                    key=f"section:{response.id}:{model.sections[0].id}:start:{contact.email}",
-                    kind="section",
-                    response_id=response.id,
-                )
-        response.sections_sent = model.sections[0].id
-        session.add(response)
-        print(f"svar {response.id} startat för {org.name} i {cycle.name}; {queued} mejl köade")
+        try:
+            started = await start_response(session, settings, model, org, cycle, channel=args.channel)
+        except NoCoordinator:
+            raise CommandError(f"{org.name} har ingen samordnare att skicka till") from None
+        r = started.response
+        if not started.created:
+            print(f"{org.name} har redan ett svar i {cycle.name} (id {r.id}, {r.status})")
+        else:
+            print(f"svar {r.id} startat för {org.name} i {cycle.name}; {started.queued} mejl köade")
     return 0
 
 
