@@ -73,9 +73,12 @@ class Progress:
         """
         ids = {v.id for v in self.model.validation_questions}
         for section in self.model.sections:
-            if ids & set(section.questions) and section.id not in sections_sent:
-                if not all(self.is_done(q) for q in section.questions if q in ids):
-                    return False
+            if (
+                ids & set(section.questions)
+                and section.id not in sections_sent
+                and not all(self.is_done(q) for q in section.questions if q in ids)
+            ):
+                return False
         return True
 
     def answered_count(self) -> int:
