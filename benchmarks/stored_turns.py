@@ -62,7 +62,13 @@ def bench_engine(model: Model, texts: list[str]) -> float:
 
 async def seed(db: Database, model: Model) -> list[int]:
     async with db.transaction() as s:
-        cycle = Cycle(name="bench", launch=date(2027, 3, 1), deadline=date(2027, 10, 31), model_id=model.id, model_version=model.version)
+        cycle = Cycle(
+            name="bench",
+            launch=date(2027, 3, 1),
+            deadline=date(2027, 10, 31),
+            model_id=model.id,
+            model_version=model.version,
+        )
         s.add(cycle)
         await s.flush()
         ids = []
@@ -71,14 +77,18 @@ async def seed(db: Database, model: Model) -> list[int]:
             s.add(org)
             await s.flush()
             s.add(Contact(organisation_id=org.id, email=f"anna@k{i}.se", coordinator=True))
-            r = Response(organisation_id=org.id, cycle_id=cycle.id, model_id=model.id, model_version=model.version)  # type: ignore[arg-type]
+            r = Response(
+                organisation_id=org.id, cycle_id=cycle.id, model_id=model.id, model_version=model.version
+            )  # type: ignore[arg-type]
             s.add(r)
             await s.flush()
             ids.append(r.id)
     return ids  # type: ignore[return-value]
 
 
-async def bench_stored(url: str, model: Model, texts: list[str], with_mail: bool) -> tuple[float, float, float]:
+async def bench_stored(
+    url: str, model: Model, texts: list[str], with_mail: bool
+) -> tuple[float, float, float]:
     migrate_url = url
     await asyncio.to_thread(migrate.upgrade, migrate_url)
     db = Database(url)
@@ -94,7 +104,13 @@ async def bench_stored(url: str, model: Model, texts: list[str], with_mail: bool
             rid = ids[rng.randrange(len(ids))]
             actor = Actor(f"anna@k{rid}.se", coordinator=True)
             t0 = time.perf_counter()
-            await handle_turn(db, model, rid, Turn(actor, "mail" if with_mail else "cli", datetime.now(UTC), text), effects=effects)
+            await handle_turn(
+                db,
+                model,
+                rid,
+                Turn(actor, "mail" if with_mail else "cli", datetime.now(UTC), text),
+                effects=effects,
+            )
             latencies.append(time.perf_counter() - t0)
         rate = len(texts) / (time.perf_counter() - start)
         latencies.sort()
