@@ -13,6 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.db.tables import Contact, InboundMessage
+from bot.feedback.deliver import queue_feedback
 from bot.i18n import gettext
 from bot.mail.compose import new_message, section_mail
 from bot.mail.outbox import enqueue
@@ -96,40 +97,22 @@ def mail_effects(settings: Settings, model: Model) -> Effects:
                         kind="section",
                         response_id=response.id,
                     )
-        for reply in step.replies:
-            if isinstance(reply, Completed):
-                recipients = (
+        completed = next((r for r in step.replies if isinstance(r, Completed)), None)
+        if completed is not None:
+            recipients = [
+                c
+                for c in (
                     await session.exec(
                         select(Contact).where(
                             col(Contact.organisation_id) == ctx.organisation.id, col(Contact.active).is_(True)
                         )
                     )
                 ).all()
-                for contact in recipients:
-                    if not (contact.coordinator or contact.manager):
-                        continue
-                    clang = contact.language
-                    msg = new_message(
-                        settings,
-                        to=contact.email,
-                        response=response,
-                        lang=clang,
-                        subject=gettext(
-                            clang,
-                            "Resultat: %(org)s i %(cycle)s",
-                            org=ctx.organisation.name,
-                            cycle=ctx.cycle.name,
-                        ),
-                    )
-                    msg.set_content(
-                        render_replies_text(model, [reply], clang, authority=settings.authority_name)
-                    )
-                    await enqueue(
-                        session,
-                        msg,
-                        key=f"feedback:{response.id}:{response.version}:{contact.email}",
-                        kind="feedback",
-                        response_id=response.id,
-                    )
+                if (c.coordinator or c.manager) and c.failing_since is None
+            ]
+            await queue_feedback(
+                session, settings, model, response=response, organisation_name=ctx.organisation.name,
+                cycle=ctx.cycle, result=completed.result, state=step.state, recipients=recipients,
+            )  # fmt: skip
 
     return effects

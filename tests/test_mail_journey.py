@@ -116,7 +116,7 @@ async def test_every_section_answered_by_mail_from_every_client(
             assert receipts[0]["Auto-Submitted"] == "auto-replied"
             assert receipts[0].get_body(("html",)) is not None
         # the last section completed the response: the result went to the coordinator and the manager
-        results = [m for m in sink.messages if str(m["Subject"]).startswith("Resultat")]
+        results = [m for m in sink.messages if str(m["Subject"]).startswith("Återkoppling")]
         assert sorted(str(m["To"]) for m in results) == sorted([s.coordinator.email, s.manager.email])
         async with db.transaction(readonly=True) as session:
             response = await session.get(Response, response_id)
@@ -125,6 +125,9 @@ async def test_every_section_answered_by_mail_from_every_client(
         assert response.status == "completed" and response.score is not None
         assert len(state.answers) == len(model.questions) + len(model.validation_questions)
         assert {rec.channel for rec in state.answers.values()} == {"mail"}
+        feedback = results[0]
+        assert [p.get_content_type() for p in feedback.iter_attachments()] == ["application/pdf"]
+        assert any(p.get_content_type() == "image/png" for p in feedback.walk())
     finally:
         await sender.close()
         server.close()
