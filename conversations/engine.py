@@ -47,6 +47,7 @@ from conversations.replies import (
     StatusReport,
     Submitted,
     ValueRecorded,
+    Withdrawn,
 )
 from conversations.state import AnswerRecord, ConversationState, Turn, transition
 from scoring.answers import Answer, check_options, check_validation_value
@@ -339,6 +340,15 @@ def _command(
                 state = replace(state, status="submitted")
                 result = result or score_state(model, state)
                 replies.append(Submitted(result))
+        case "withdraw":
+            if not actor.coordinator:
+                replies.append(NotAllowed("coordinator_only", command.source))
+            elif state.status != "submitted":
+                why: NotAllowedReason = "closed" if state.status == "closed" else "not_submitted"
+                replies.append(NotAllowed(why, command.source))
+            else:
+                state = replace(state, status=transition(state.status, "withdraw") or state.status)
+                replies.append(Withdrawn())
         case "pause":
             replies.append(Paused(actor.email))
     return state, result

@@ -21,7 +21,8 @@ spaces, zero-width characters are dropped). Each line is one of:
    (sv or en, compared after folding case and whitespace, over at least 40 characters
    or as many as it takes to tell the question from every other one).
 3. **a command** – the whole line is ``status``, ``hjälp``/``help``, ``nästa``/``next``,
-   ``klar``/``färdig``/``done``, ``skicka in``/``submit`` or ``pausa``/``pause`` (any case,
+   ``klar``/``färdig``/``done``, ``skicka in``/``submit``, ``ångra inskick``/``återkalla``/
+   ``withdraw`` or ``pausa``/``pause`` (any case,
    trailing punctuation allowed).
 4. **answers** – everything else. A comment starts at the first ``#``, ``kommentar:`` or
    ``comment:`` and runs to the end of the line (so it may contain ``;`` and ``#``); it
@@ -96,7 +97,7 @@ __all__ = [
     "parse_reply",
 ]
 
-CommandName = Literal["status", "help", "next", "done", "submit", "pause"]
+CommandName = Literal["status", "help", "next", "done", "submit", "withdraw", "pause"]
 ErrorKind = Literal[
     "unknown_question",
     "missing_question",
@@ -215,6 +216,11 @@ _COMMANDS: dict[str, CommandName] = {
     "done": "done",
     "skicka in": "submit",
     "submit": "submit",
+    "ångra inskick": "withdraw",
+    "angra inskick": "withdraw",
+    "återkalla": "withdraw",
+    "aterkalla": "withdraw",
+    "withdraw": "withdraw",
     "pausa": "pause",
     "pause": "pause",
 }

@@ -79,6 +79,7 @@ NotAllowedReason = Literal[
     "submitted",  # the response is submitted: withdraw it first
     "closed",  # the cycle's deadline has passed or the response was closed
     "not_completed",  # skicka in before the response is completed
+    "not_submitted",  # withdraw a response that is not submitted
 ]
 
 
@@ -160,6 +161,11 @@ class Submitted:
 
 
 @dataclass(frozen=True, slots=True)
+class Withdrawn:
+    """A submitted response was taken back (before the deadline); it is completed again."""
+
+
+@dataclass(frozen=True, slots=True)
 class Paused:
     """The person asked for no more reminders."""
 
@@ -182,5 +188,6 @@ Reply: TypeAlias = (
     | Completed
     | Rescored
     | Submitted
+    | Withdrawn
     | Paused
 )

@@ -949,3 +949,21 @@ def test_the_same_question_twice_in_one_turn_keeps_the_later_line(model: Model) 
     assert s.state.answers["1.1"].options == ("b", "c")
     assert s.state.answers["1.1"].revision == 1
     assert [n.kind for n in of_type(s, Note)] == ["replaced_in_same_turn"]
+
+
+@pytest.mark.parametrize("word", ["ångra inskick", "Återkalla", "withdraw"])
+def test_a_submitted_response_can_be_withdrawn_by_the_coordinator(model: Model, word: str) -> None:
+    submitted = step(model, step(model, ConversationState(), turn("klar")).state, turn("skicka in")).state
+    assert submitted.status == "submitted"
+    back = step(model, submitted, turn(word))
+    assert back.state.status == "completed"
+    assert kinds(back) == ["Withdrawn"]
+    # answering is possible again, and so is submitting
+    again = step(model, back.state, turn("1.1 a säker\nskicka in"))
+    assert again.state.status == "submitted"
+
+
+def test_withdrawing_what_is_not_submitted_is_explained(model: Model) -> None:
+    s = step(model, ConversationState(), turn("ångra inskick"))
+    assert one(s, NotAllowed).reason == "not_submitted"
+    assert s.state == ConversationState()
