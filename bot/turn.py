@@ -50,6 +50,7 @@ class TurnContext:
     cycle: Cycle
     contact: Contact | None
     inbound_id: int | None
+    inbound_message_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,9 +241,14 @@ async def handle_turn(
     effects: Effects | None = None,
     contact: Contact | None = None,
     inbound_id: int | None = None,
+    inbound_message_id: str | None = None,
+    organisation: Organisation | None = None,
+    cycle: Cycle | None = None,
     max_attempts: int = 5,
 ) -> TurnOutcome:
     """Apply one turn to a response and store everything it causes, atomically.
+
+    ``organisation`` and ``cycle``, when the caller has them, spare the effects a look-up.
 
     Raises:
         ResponseNotFound: no response with this id.
@@ -269,12 +275,13 @@ async def handle_turn(
                 if not await _store(session, response, state, result, turn, inbound_id):
                     raise _Retry
                 if effects is not None:
-                    stored = await session.get(Response, response_id, populate_existing=True)
-                    assert stored is not None
-                    organisation = await session.get(Organisation, stored.organisation_id)
-                    cycle = await session.get(Cycle, stored.cycle_id)
+                    stored = _response_after(response, result)
+                    if organisation is None or organisation.id != stored.organisation_id:
+                        organisation = await session.get(Organisation, stored.organisation_id)
+                    if cycle is None or cycle.id != stored.cycle_id:
+                        cycle = await session.get(Cycle, stored.cycle_id)
                     assert organisation is not None and cycle is not None
-                    ctx = TurnContext(stored, organisation, cycle, contact, inbound_id)
+                    ctx = TurnContext(stored, organisation, cycle, contact, inbound_id, inbound_message_id)
                     await effects(session, ctx, turn, result)
             if result.state.version != state.version:
                 events.publish(response_id)
@@ -285,6 +292,17 @@ async def handle_turn(
             if "locked" not in str(exc).lower() or attempt == max_attempts:
                 raise
     raise TurnConflict(f"response {response_id}: {max_attempts} attempts met concurrent changes")
+
+
+def _response_after(row: Any, result: Step) -> Response:
+    """The response as stored after the turn (without reading it back)."""
+    values = dict(row._mapping)
+    new = result.state
+    values.update(version=new.version, status=new.status, section=new.section,
+                  sections_sent=" ".join(sorted(new.sections_sent)))  # fmt: skip
+    if result.result is not None:
+        values["score"] = result.result.to_dict()
+    return Response.model_construct(**values)
 
 
 class _Retry(Exception):

@@ -51,6 +51,7 @@ from bot.db.tables import (
     Administrator,
     Attachment,
     Contact,
+    Cycle,
     InboundMessage,
     Organisation,
     OutboxMessage,
@@ -137,7 +138,7 @@ class Ingestor:
         if status != "received":
             return IngestResult("duplicate", EX_OK, inbound_id, reason=f"already {status}")
         try:
-            return await self.process(inbound_id)
+            return await self.process(inbound_id, raw=raw, envelope=[a.lower() for a in envelope_to])
         except (OperationalError, DBAPIError, OSError) as exc:
             # stored: process_pending() handles it when the database is back
             log.warning(
@@ -203,14 +204,21 @@ class Ingestor:
 
     # ------------------------------------------------------------------ processing
 
-    async def process(self, inbound_id: int) -> IngestResult:
-        """Decide what the stored message is and act on it (see the module docstring)."""
-        async with self.db.transaction(readonly=True) as session:
-            row = await session.get(InboundMessage, inbound_id)
-            assert row is not None
-            if row.status != "received":
-                return IngestResult("duplicate", EX_OK, inbound_id, reason=f"already {row.status}")
-            raw, envelope = row.raw, [a.strip() for a in row.recipient.split(",") if a.strip()]
+    async def process(
+        self, inbound_id: int, *, raw: bytes | None = None, envelope: list[str] | None = None
+    ) -> IngestResult:
+        """Decide what the stored message is and act on it (see the module docstring).
+
+        ``raw`` and ``envelope`` are given when the message was stored just now; otherwise
+        they are read back from the stored row.
+        """
+        if raw is None or envelope is None:
+            async with self.db.transaction(readonly=True) as session:
+                row = await session.get(InboundMessage, inbound_id)
+                assert row is not None
+                if row.status != "received":
+                    return IngestResult("duplicate", EX_OK, inbound_id, reason=f"already {row.status}")
+                raw, envelope = row.raw, [a.strip() for a in row.recipient.split(",") if a.strip()]
         mail = read_message(raw)
         if not mail.from_address and not mail.text.strip() and not mail.bounce:
             await self._finish(inbound_id, "failed", "unusable: no sender and no text")
@@ -285,7 +293,8 @@ class Ingestor:
                 await self._finish(inbound_id, "unmatched", f"response {response_id} does not exist")
                 return IngestResult("unmatched", EX_NOUSER, inbound_id)
             organisation = await session.get(Organisation, response.organisation_id)
-            assert organisation is not None
+            cycle = await session.get(Cycle, response.cycle_id)
+            assert organisation is not None and cycle is not None
             contacts = await self._contacts(session, response.organisation_id)
         contact = next((c for c in contacts if c.email == mail.from_address and c.active), None)
         if contact is None:
@@ -307,10 +316,16 @@ class Ingestor:
                 ),
             )
             return IngestResult("refused", EX_OK, inbound_id, reason=reason)
-        return await self._turn(inbound_id, mail, response, contact)
+        return await self._turn(inbound_id, mail, response, contact, organisation, cycle)
 
     async def _turn(
-        self, inbound_id: int, mail: InboundMail, response: Response, contact: Contact
+        self,
+        inbound_id: int,
+        mail: InboundMail,
+        response: Response,
+        contact: Contact,
+        organisation: Organisation | None = None,
+        cycle: Cycle | None = None,
     ) -> IngestResult:
         assert response.id is not None
         actor = Actor(
@@ -347,6 +362,9 @@ class Ingestor:
                 effects=effects,
                 contact=contact,
                 inbound_id=inbound_id,
+                inbound_message_id=mail.message_id,
+                organisation=organisation,
+                cycle=cycle,
             )
         except _AlreadyProcessed:
             return IngestResult("duplicate", EX_OK, inbound_id, reason="processed by another process")
