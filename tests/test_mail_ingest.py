@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import smtplib
+import subprocess
+import sys
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
@@ -384,3 +387,57 @@ async def test_imap_poller_reads_unseen_replies_from_dovecot_once(
     stop.set()
     await asyncio.wait_for(task, timeout=15)
     assert await answers_of(db, s.response_id) == {"2.2": ("a",), "2.3": ("b",)}
+
+
+def _run(
+    args: list[str], db_url: str, cwd: Path, stdin: bytes | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSESSBOT_")}
+    env.update(ASSESSBOT_DATABASE_URL=db_url, ASSESSBOT_SECRET_KEY="test-secret", ASSESSBOT_REPLY_DOMAIN="svar.example.se",
+               ASSESSBOT_VAR_DIR=str(cwd))  # fmt: skip
+    return subprocess.run(args, input=stdin, capture_output=True, cwd=cwd, env=env, timeout=120)
+
+
+async def test_a_process_killed_between_receiving_and_recording(
+    db: Database, model: Model, tmp_path: Path
+) -> None:
+    """The MTA hands a message over; the process dies right after storing it (os._exit).
+    The MTA, having no answer, delivers it again: it is processed then, exactly once."""
+    s, _, settings = await setup(db, model, tmp_path)
+    msg = reply(reply_address(settings, s.response_id), "anna@exempelby.se", "3.1 a säker\n3.2 a b säker")
+    raw = bytes(msg)
+    killer = (
+        "import asyncio, os, sys\n"
+        "from bot.db.database import Database\nfrom bot.mail.ingest import Ingestor\n"
+        "from bot.settings import Settings\nfrom conversations.questionnaire import load_model\n"
+        "async def main():\n"
+        "    s = Settings(); db = Database(s.database_url)\n"
+        "    await Ingestor(db, s, load_model()).receive(sys.stdin.buffer.read(), via='pipe')\n"
+        "    os._exit(9)  # killed before recording\n"
+        "asyncio.run(main())\n"
+    )
+    died = await asyncio.to_thread(_run, [sys.executable, "-c", killer], db.url, tmp_path, raw)
+    assert died.returncode == 9, died.stderr
+    assert await answers_of(db, s.response_id) == {}
+    again = await asyncio.to_thread(
+        _run, [sys.executable, "-m", "bot", "mail", "ingest"], db.url, tmp_path, raw
+    )
+    assert again.returncode == 0, again.stderr
+    third = await asyncio.to_thread(
+        _run, [sys.executable, "-m", "bot", "mail", "ingest"], db.url, tmp_path, raw
+    )
+    assert third.returncode == 0
+    assert await answers_of(db, s.response_id) == {"3.1": ("a",), "3.2": ("a", "b")}
+    assert len([m for m in await outbox(db) if m.kind == "receipt"]) == 1
+
+
+async def test_mail_ingest_command_exit_codes(db: Database, model: Model, tmp_path: Path) -> None:
+    s, _, settings = await setup(db, model, tmp_path)
+    ok = bytes(reply(reply_address(settings, s.response_id), "anna@exempelby.se", "3.3 a säker"))
+    forged = bytes(reply("svar+aaaa-bbbbbbbbbbbbbbbbbbbb@svar.example.se", "anna@exempelby.se", "3.3 a"))
+    cmd = [sys.executable, "-m", "bot", "mail", "ingest"]
+    assert (await asyncio.to_thread(_run, cmd, db.url, tmp_path, ok)).returncode == 0
+    assert (await asyncio.to_thread(_run, cmd, db.url, tmp_path, forged)).returncode == 67
+    assert (await asyncio.to_thread(_run, cmd, db.url, tmp_path, b"not a mail at all")).returncode == 65
+    unmigrated = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+    assert (await asyncio.to_thread(_run, cmd, unmigrated, tmp_path, ok)).returncode == 75
