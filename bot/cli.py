@@ -52,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     _outbox_parser(sub)
     _mail_parser(sub)
     _demo_parser(sub)
+    _reminders_parser(sub)
+    _report_parser(sub)
+    _demo_data_parser(sub)
 
     db = sub.add_parser("db", help="the database schema (migrations)")
     dsub = db.add_subparsers(dest="db_command", metavar="ACTION")
@@ -96,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     clist = cysub.add_parser("list", help="the cycles with counts per response status")
     clist.add_argument("--format", choices=["text", "json"], default="text")
     clist.set_defaults(handler="cycle:list_")
+    _cycle_run_parser(cysub)
 
     config = sub.add_parser("config", help="show the settings")
     csub = config.add_subparsers(dest="config_command", metavar="ACTION")
@@ -144,6 +148,42 @@ def _demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     demo.set_defaults(handler="demo:run")
 
 
+def _report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    report = sub.add_parser("report", help="the national analysis of a cycle, and benchmarking mail")
+    rsub = report.add_subparsers(dest="report_command", metavar="ACTION")
+    rsub.required = True
+    national = rsub.add_parser("national", help="the national analysis of the submitted responses of a cycle")
+    national.add_argument("--cycle", metavar="NAME", help="the cycle (default: the latest)")
+    national.add_argument("--format", choices=["json", "xlsx", "html", "csv"], default="json")
+    national.add_argument(
+        "--output", metavar="PATH", help="file (a directory for csv); default stdout (not for csv)"
+    )
+    national.add_argument("--lang", choices=["sv", "en"], help="language of xlsx, html and csv")
+    national.add_argument(
+        "--model", action="append", metavar="PATH", help="model file of an earlier cycle (repeatable)"
+    )
+    national.set_defaults(handler="report:national")
+    bench = rsub.add_parser("benchmark", help="queue each submitting organisation's benchmarking mail")
+    bench.add_argument("--cycle", metavar="NAME", help="the cycle (default: the latest)")
+    bench.add_argument("--dry-run", action="store_true", help="say what would be queued; queue nothing")
+    bench.add_argument(
+        "--model", action="append", metavar="PATH", help="model file of an earlier cycle (repeatable)"
+    )
+    bench.set_defaults(handler="report:benchmark")
+
+
+def _demo_data_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    demo = sub.add_parser("demo-data", help="realistic organisations and submitted responses over K cycles")
+    demo.add_argument("--organisations", type=int, required=True, metavar="N")
+    demo.add_argument("--cycles", type=int, required=True, metavar="K")
+    demo.add_argument("--seed", type=int, default=1, metavar="S")
+    demo.add_argument(
+        "--first-year", type=int, default=2021, metavar="YEAR", help="the first cycle (default 2021)"
+    )
+    demo.add_argument("--model", metavar="PATH", help="model file (default: ASSESSBOT_MODEL_PATH or bundled)")
+    demo.set_defaults(handler="demo_data:run")
+
+
 def _outbox_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     outbox = sub.add_parser("outbox", help="outgoing mail: list it, send what is due")
     xsub = outbox.add_subparsers(dest="outbox_command", metavar="ACTION")
@@ -155,6 +195,42 @@ def _outbox_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     olist.set_defaults(handler="outbox:list_")
     send = xsub.add_parser("send", help="send everything due now; exit 75 when the server is unreachable")
     send.set_defaults(handler="outbox:send")
+
+
+def _cycle_run_parser(cysub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    when = "the moment to act at (default: now; local time without an offset)"
+    launch = cysub.add_parser(
+        "launch", help="mail every organisation: first section, or ask management to appoint"
+    )
+    launch.add_argument("--name", required=True)
+    launch.add_argument("--type", action="append", help="only organisations of this type (repeatable)")
+    launch.add_argument("--now", metavar="ISO-TIME", help=when)
+    launch.set_defaults(handler="cycle_run:launch")
+    close = cysub.add_parser("close", help="the deadline: close every response that is not submitted")
+    close.add_argument("--name", required=True)
+    close.add_argument("--now", metavar="ISO-TIME", help=when)
+    close.set_defaults(handler="cycle_run:close")
+    reopen = cysub.add_parser("reopen", help="let one organisation answer again after the deadline")
+    reopen.add_argument("--name", required=True)
+    reopen.add_argument("--org", required=True, metavar="ORG", help="organisation id, number or name")
+    reopen.add_argument("--until", metavar="YYYY-MM-DD", help="last day to answer (default: in two weeks)")
+    reopen.add_argument("--now", metavar="ISO-TIME", help=when)
+    reopen.set_defaults(handler="cycle_run:reopen_")
+
+
+def _reminders_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    reminders = sub.add_parser("reminders", help="the reminders before a cycle's deadline")
+    rsub = reminders.add_subparsers(dest="reminders_command", metavar="ACTION")
+    rsub.required = True
+    run = rsub.add_parser(
+        "run", help="queue every reminder that is due; running it twice sends nothing twice"
+    )
+    run.add_argument(
+        "--now", metavar="ISO-TIME", help="the moment (default: now; local time without an offset)"
+    )
+    run.add_argument("--dry-run", action="store_true", help="print what would be sent; change nothing")
+    run.add_argument("--cycle", metavar="NAME", help="only this cycle (default: every launched cycle)")
+    run.set_defaults(handler="reminders:run")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

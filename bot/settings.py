@@ -119,6 +119,47 @@ class Settings(BaseSettings):
     session_max_days: int = Field(
         7, description="A web session ends this many days after sign-in at the latest."
     )
+    reminder_days: str = Field(
+        "56,28,14,7,2",
+        description="Reminder steps, in days before a cycle's deadline (comma-separated). Organisations "
+        "with much left hear earlier and more often (see bot/reminders/plan.py).",
+    )
+    reminder_time: str = Field(
+        "09:00", description="Time of day (ASSESSBOT_TIMEZONE) at which a reminder step falls due."
+    )
+    inactivity_weeks: int = Field(
+        3,
+        description="Weeks without activity on a started response before one nudge goes to its "
+        "coordinators (once per silence); 0: no nudges.",
+    )
+    escalation_days: int = Field(
+        14,
+        description="Reminder steps this many days or fewer before the deadline also go to the "
+        "organisation's management when the coordinator has stayed silent since the previous reminder.",
+    )
+    quiet_hours: str = Field(
+        "18-08",
+        description="Hours (ASSESSBOT_TIMEZONE) in which no reminder goes out, as FROM-TO; a reminder "
+        "due then waits for the end. Empty: none.",
+    )
+    quiet_weekends: bool = Field(True, description="No reminders on Saturdays and Sundays.")
+    scheduler_interval: float = Field(
+        60.0,
+        description="Seconds between passes of the scheduler in `serve` (due reminders, deadlines); "
+        "0: no scheduler.",
+    )
+
+    benchmark_min_group: int = Field(
+        5,
+        description="Smallest comparison group shown to an organisation in benchmarking: a smaller group "
+        "is merged into a wider one (type and size, type, all) or left out. The national report "
+        "shows smaller groups, marked.",
+    )
+    earlier_model_paths: str = Field(
+        "",
+        description="Model files of earlier cycles run under other model versions (comma-separated), so "
+        "that trends can compare the questions that are unchanged.",
+    )
 
     def secret(self) -> bytes:
         """The signing key: configured, or created once under ``var_dir``."""

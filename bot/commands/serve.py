@@ -6,7 +6,7 @@ import argparse
 
 from aiohttp import web
 
-from bot.app import create_app
+from bot.app import create_app, settle_memory
 from bot.commands.common import check_schema, error
 from bot.settings import Settings
 
@@ -17,6 +17,7 @@ def run(args: argparse.Namespace) -> int:
         error(problem)
         return 1
     app = create_app(settings)
+    app.on_startup.append(settle_memory)
     print(f"assessbot: serving on http://{args.host}:{args.port}/", flush=True)
     web.run_app(app, host=args.host, port=args.port, print=None)
     return 0

@@ -1,0 +1,120 @@
+/* The web chat, enhanced: answer rules on the checkboxes, and live updates over a WebSocket.
+   Everything works without this file (plain forms, redirect after post); with it, forms go
+   over the socket and the transcript, question and progress are replaced in place. New
+   messages land in the role="log" live region, which screen readers announce. */
+(function () {
+  "use strict";
+  document.documentElement.classList.add("js");
+
+  // --- answer rules: exclusive options stand alone; scale questions take adjacent ranges
+  document.addEventListener("change", function (ev) {
+    var box = ev.target;
+    if (!box || box.type !== "checkbox" || box.name !== "val" || !box.checked) return;
+    var fieldset = box.closest("fieldset");
+    if (!fieldset) return;
+    var boxes = Array.prototype.slice.call(fieldset.querySelectorAll('input[type="checkbox"][name="val"]'));
+    if (box.hasAttribute("data-exclusive")) {
+      boxes.forEach(function (b) { if (b !== box) b.checked = false; });
+      return;
+    }
+    boxes.forEach(function (b) { if (b.hasAttribute("data-exclusive")) b.checked = false; });
+    if (fieldset.hasAttribute("data-scale")) {
+      var i = boxes.indexOf(box), lo = i, hi = i;
+      while (lo > 0 && boxes[lo - 1].checked) lo--;
+      while (hi < boxes.length - 1 && boxes[hi + 1].checked) hi++;
+      boxes.forEach(function (b, k) { if (k < lo || k > hi) b.checked = false; });
+    }
+  });
+
+  // --- live mode
+  var chat = document.getElementById("chat");
+  if (!chat || !window.WebSocket || !window.JSON) return;
+  var base = chat.getAttribute("data-ws");
+  var rid = chat.getAttribute("data-rid");
+  var ws = null;
+  var open = false;
+  var waiting = false;
+  var retries = 0;
+  var shown = new URLSearchParams(location.search).get("fraga") || "";
+  var version = chat.getAttribute("data-version") || "";
+  var log0 = document.getElementById("log");
+  if (log0) {
+    log0.scrollTop = log0.scrollHeight;
+    var target = location.hash ? document.getElementById(location.hash.slice(1)) : null;
+    if (target && log0.contains(target)) target.focus({ preventScroll: true });
+  }
+
+  function connect() {
+    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    var log = document.getElementById("log");
+    var last = log && log.lastElementChild ? log.lastElementChild.id.replace(/^m/, "") : "0";
+    ws = new WebSocket(scheme + location.host + base + "&fraga=" + encodeURIComponent(shown) +
+                       "&v=" + encodeURIComponent(version) + "&e=" + encodeURIComponent(last));
+    ws.onopen = function () { open = true; retries = 0; chat.setAttribute("data-live", "on"); };
+    ws.onclose = function () {
+      open = false;
+      waiting = false;
+      chat.setAttribute("data-live", "off");
+      if (retries < 8) { retries += 1; setTimeout(connect, 1000 * retries); }
+    };
+    ws.onmessage = function (ev) {
+      var data;
+      try { data = JSON.parse(ev.data); } catch (e) { return; }
+      if (data.type === "update") apply(data);
+      else if (data.type === "error") location.reload();
+    };
+  }
+
+  function apply(d) {
+    waiting = false;
+    if (d.version !== undefined) version = String(d.version);
+    var log = document.getElementById("log");
+    d.entries.forEach(function (html) { log.insertAdjacentHTML("beforeend", html); });
+    if (d.entries.length) log.scrollTop = log.scrollHeight;
+    document.getElementById("question").innerHTML = d.question;
+    document.getElementById("status").innerHTML = d.status;
+    var sidebar = document.getElementById("sidebar");
+    var active = document.activeElement;
+    var keep = active && sidebar.contains(active) ? active.getAttribute("data-question") : null;
+    var opened = {};
+    Array.prototype.forEach.call(sidebar.querySelectorAll("details"), function (el, k) { opened[k] = el.open; });
+    sidebar.innerHTML = d.sidebar;
+    Array.prototype.forEach.call(sidebar.querySelectorAll("details"), function (el, k) {
+      if (opened[k]) el.open = true;
+    });
+    if (keep) {
+      var again = sidebar.querySelector('[data-question="' + keep + '"]');
+      if (again) again.focus();
+    }
+    document.title = d.title;
+    shown = d.shown || "";
+    history.replaceState(null, "", "/svar/" + rid + (shown ? "?fraga=" + encodeURIComponent(shown) : ""));
+    if (d.focus === "question") {
+      var heading = document.getElementById("question-h");
+      if (heading) heading.focus();
+    }
+  }
+
+  document.addEventListener("submit", function (ev) {
+    var form = ev.target;
+    if (!open || !form.hasAttribute("data-live")) return;
+    ev.preventDefault();
+    if (waiting) return;
+    var data = {};
+    new FormData(form).forEach(function (value, key) {
+      if (key === "val") { (data.val = data.val || []).push(value); } else { data[key] = value; }
+    });
+    if (ev.submitter && ev.submitter.name) data[ev.submitter.name] = ev.submitter.value;
+    waiting = true;
+    ws.send(JSON.stringify({ type: "turn", form: data }));
+  });
+
+  document.addEventListener("click", function (ev) {
+    var link = ev.target.closest ? ev.target.closest("a[data-question]") : null;
+    if (!link || !open || ev.ctrlKey || ev.metaKey || ev.shiftKey || ev.altKey) return;
+    ev.preventDefault();
+    ws.send(JSON.stringify({ type: "show", question: link.getAttribute("data-question") }));
+  });
+
+  connect();
+})();
