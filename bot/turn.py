@@ -61,6 +61,8 @@ class TurnOutcome:
 
 
 Effects = Callable[[AsyncSession, TurnContext, Turn, Step], Awaitable[None]]
+"""Runs in the turn's transaction. An effects callable may carry ``wanted(turn, step) ->
+bool``; when it says False the look-ups it would need are skipped."""
 
 RESPONSES = cast(sa.Table, Response.__table__)  # type: ignore[attr-defined]
 ANSWERS = cast(sa.Table, Answer.__table__)  # type: ignore[attr-defined]
@@ -274,7 +276,8 @@ async def handle_turn(
                         result = replace(result, replies=result.replies + notes)
                 if not await _store(session, response, state, result, turn, inbound_id):
                     raise _Retry
-                if effects is not None:
+                wanted = getattr(effects, "wanted", None)
+                if effects is not None and (wanted is None or wanted(turn, result)):
                     stored = _response_after(response, result)
                     if organisation is None or organisation.id != stored.organisation_id:
                         organisation = await session.get(Organisation, stored.organisation_id)
