@@ -26,7 +26,7 @@ from bot.effects import mail_effects
 from bot.i18n import environment, format_datetime
 from bot.keys import DB, DEMO, EFFECTS, LIMITS, MODEL, SECRET, SETTINGS, SOCKETS, TRANSCRIPTS, WRITES
 from bot.settings import Settings
-from bot.web import admin, auth, chat, pages, report, security, sessions
+from bot.web import admin, analysis, auth, chat, pages, report, security, sessions
 from bot.web.ratelimit import SigninLimits
 from bot.web.transcript import Transcripts
 from conversations.questionnaire import load_model
@@ -78,6 +78,7 @@ def create_app(
     report.setup_routes(app)  # before the chat's /svar/{rid}/{action}
     chat.setup_routes(app)
     admin.setup_routes(app)
+    analysis.setup_routes(app)
     if demo:
         from bot.web import demo as demo_pages
 

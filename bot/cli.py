@@ -166,6 +166,7 @@ def _report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     bench = rsub.add_parser("benchmark", help="queue each submitting organisation's benchmarking mail")
     bench.add_argument("--cycle", metavar="NAME", help="the cycle (default: the latest)")
     bench.add_argument("--dry-run", action="store_true", help="say what would be queued; queue nothing")
+    bench.add_argument("--force", action="store_true", help="send even though the cycle is still open")
     bench.add_argument(
         "--model", action="append", metavar="PATH", help="model file of an earlier cycle (repeatable)"
     )

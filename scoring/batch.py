@@ -24,6 +24,7 @@ both give the same JSON for random answer sets. Pure functions over values; no I
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from itertools import compress
 from typing import Any
 
@@ -90,6 +91,25 @@ class _Segments:
         data = block.tobytes()
         self.parts = []
         return [data[r * width : (r + 1) * width] for r in range(self.n)]
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreArrays:
+    """The score results of many answer sets as arrays, for analysis (see :meth:`BatchScorer.score_arrays`).
+
+    Rows are answer sets; question columns are in level order (:attr:`ids`), area columns in
+    the model's order (:attr:`area_ids`).
+    """
+
+    ids: tuple[str, ...]
+    area_ids: tuple[str, ...]
+    level: IntArray  # (rows,)
+    areas: IntArray  # (rows, areas): indicative level per area
+    points: IntArray  # (rows, questions)
+    certain: BoolArray  # (rows, questions)
+    answered: BoolArray  # (rows, questions)
+    total: IntArray  # (rows,): the points P
+    blocking: BoolArray  # (rows, questions): below the minimum of the next level (none at the top)
 
 
 class BatchScorer:
@@ -217,6 +237,22 @@ class BatchScorer:
                 row[column] = code
         return row, s.validation_values(validation)
 
+    def encode_answer(self, qid: str, options: Sequence[str], certain: bool) -> tuple[int, int]:
+        """``(column, code)`` of one answer given as its parts (as stored, not as JSON).
+
+        Raises:
+            AnswerFileError: an unknown question or a choice the question does not allow.
+        """
+        i = self.s.position.get(qid)
+        if i is None:
+            raise AnswerFileError(AnswerProblem(qid, "unknown_question"))
+        choice = self.s.choice(i, options)
+        return i, self._register(i, choice) * 3 + (_CERTAIN if certain else _UNCERTAIN)
+
+    def unanswered_rows(self, n: int) -> IntArray:
+        """``n`` rows of codes with every question unanswered, to fill in with :meth:`encode_answer`."""
+        return np.tile(np.array(self.unanswered_code, dtype=np.int64), (n, 1))
+
     # ------------------------------------------------------------------ rules over arrays
 
     def _lookup(self) -> tuple[IntArray, IntArray, IntArray, IntArray, BoolArray]:
@@ -248,6 +284,37 @@ class BatchScorer:
                 )
             level += reached
         return level
+
+    def score_arrays(self, codes: IntArray) -> ScoreArrays:
+        """Level, area levels, points, certainty and blocking questions of every row of codes.
+
+        The same rules as :meth:`score_rows`, returned as arrays instead of JSON, so that a
+        national analysis can aggregate them without building a result per answer set.
+        """
+        codes = np.asarray(codes, dtype=np.int64).reshape(-1, self.n)
+        points_of = self._lookup()[0]
+        gid = codes // 3
+        cert = codes - gid * 3
+        pts = points_of[gid]
+        certain = cert == _CERTAIN
+        level = self._levels(0, pts, certain)
+        areas = np.zeros((len(codes), len(self.groups) - 1), dtype=np.int64)
+        for a in range(1, len(self.groups)):
+            areas[:, a - 1] = self._levels(a, pts, certain)
+        nxt = np.minimum(level + 1, self.top)
+        in_next = self.col[None, :] < self.f_of[nxt][:, None]
+        blocking = in_next & (pts < nxt[:, None]) & (level < self.top)[:, None]
+        return ScoreArrays(
+            ids=self.s.ids,
+            area_ids=self.s.area_ids,
+            level=level,
+            areas=areas,
+            points=pts,
+            certain=certain,
+            answered=cert != _UNANSWERED,
+            total=pts.sum(axis=1),
+            blocking=blocking,
+        )
 
     def score_rows(
         self, rows: Sequence[Sequence[int]], validations: Sequence[Mapping[str, str]]

@@ -44,8 +44,6 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
 ]
 
-pytestmark = pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed")
-
 
 @pytest.fixture
 async def sdb(sqlite_url: str) -> AsyncIterator[Database]:

@@ -96,6 +96,7 @@ def set_bodies(
     msg: EmailMessage, text: str, markdown_text: str, *, lang: str, title: str, preheader: str = ""
 ) -> None:
     """Give ``msg`` a text/plain part and the HTML alternative."""
+    language = msg["Content-Language"]  # set_content() clears every Content-* header
     msg.set_content(text)
     footer = gettext(
         lang, "Det här mejlet skickades automatiskt. Svara på det för att svara i uppföljningen."
