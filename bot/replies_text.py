@@ -104,7 +104,7 @@ def _context(
     def level_name(level: int) -> str:
         if level == 0:
             return gettext(lang, "under nivå 1")
-        return gettext(lang, "nivå %(n)s", n=level) + " – " + model.level(level).name.get(lang)
+        return model.level(level).name.get(lang)
 
     return {
         "model": model,
