@@ -26,7 +26,7 @@ from bot.effects import mail_effects
 from bot.i18n import environment, format_datetime
 from bot.keys import DB, DEMO, EFFECTS, LIMITS, MODEL, SECRET, SETTINGS, SOCKETS, TRANSCRIPTS, WRITES
 from bot.settings import Settings
-from bot.web import admin, analysis, auth, chat, pages, report, security, sessions
+from bot.web import admin, admin_cycles, analysis, auth, chat, pages, report, security, sessions
 from bot.web.ratelimit import SigninLimits
 from bot.web.transcript import Transcripts
 from conversations.questionnaire import load_model
@@ -69,8 +69,11 @@ def create_app(
     if workers:
         from bot.workers import inbound_mail
 
+        from bot.scheduler import scheduler
+
         app.cleanup_ctx.append(_outbox_sender(sender_poll))
         app.cleanup_ctx.append(inbound_mail)
+        app.cleanup_ctx.append(scheduler)
     app.on_shutdown.append(_close_sockets)
 
     pages.setup_routes(app)
@@ -79,6 +82,7 @@ def create_app(
     chat.setup_routes(app)
     admin.setup_routes(app)
     analysis.setup_routes(app)
+    admin_cycles.setup_routes(app)
     if demo:
         from bot.web import demo as demo_pages
 

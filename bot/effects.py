@@ -3,8 +3,9 @@
 Decided per channel (style.md "mails_for"): a turn by mail gets a receipt quoting what
 was recorded and what could not be used, and the next section when the conversation
 moves on; any turn that completes the response queues the completion mail to the
-coordinator and the managers. Everything is queued in the turn's transaction, under keys
-that make a repeated turn queue nothing twice.
+coordinator and the managers; ``pausa`` pauses the reminders to that contact for the cycle.
+Everything is queued in the turn's transaction, under keys that make a repeated turn queue
+nothing twice.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from bot.i18n import gettext
 from bot.mail.compose import new_message, section_mail
 from bot.mail.outbox import enqueue
 from bot.mail.render import set_bodies
+from bot.reminders import pause_reminders
 from bot.replies_text import render_replies_markdown, render_replies_text
 from bot.settings import Settings
 from bot.turn import Effects, TurnContext
 from conversations.engine import Step
 from conversations.progress import Progress
 from conversations.questionnaire import Model
-from conversations.replies import AskSection, Completed, StatusReport, Submitted
+from conversations.replies import AskSection, Completed, Paused, StatusReport, Submitted
 from conversations.state import Turn
 
 
@@ -97,6 +99,9 @@ def mail_effects(settings: Settings, model: Model) -> Effects:
                         kind="section",
                         response_id=response.id,
                     )
+        for reply in step.replies:
+            if isinstance(reply, Paused) and ctx.organisation.id is not None:  # "pausa": no more reminders
+                await pause_reminders(session, ctx.organisation.id, reply.email, turn.at)
         completed = next((r for r in step.replies if isinstance(r, Completed)), None)
         if completed is not None:
             recipients = [
@@ -115,4 +120,9 @@ def mail_effects(settings: Settings, model: Model) -> Effects:
                 cycle=ctx.cycle, result=completed.result, state=step.state, recipients=recipients,
             )  # fmt: skip
 
+    def wanted(turn: Turn, step: Step) -> bool:
+        """Whether this turn causes anything here (web and command-line turns: completion, pausa)."""
+        return turn.channel == "mail" or any(isinstance(r, Completed | Paused) for r in step.replies)
+
+    effects.wanted = wanted  # type: ignore[attr-defined]
     return effects

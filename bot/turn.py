@@ -26,7 +26,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import events
 from bot.db.database import Database
-from bot.db.tables import Answer, AnswerRevision, AuditEntry, Contact, Cycle, Organisation, Response
+from bot.db.tables import Answer, AnswerRevision, AuditEntry, Contact, Cycle, Organisation, Response, now
 from conversations.engine import Step, step
 from conversations.questionnaire import Model
 from conversations.replies import Note
@@ -99,7 +99,12 @@ def _record(row: Any) -> AnswerRecord:
 
 
 _ANSWER_FIELDS = ("options", "value", "certain", "comment", "skipped", "by", "channel", "at", "revision")
-_SELECT_RESPONSE = sa.select(RESPONSES).where(RESPONSES.c.id == sa.bindparam("rid"))
+CYCLES = cast(sa.Table, Cycle.__table__)  # type: ignore[attr-defined]
+_SELECT_RESPONSE = (
+    sa.select(RESPONSES, CYCLES.c.status.label("cycle_status"))
+    .join(CYCLES, CYCLES.c.id == RESPONSES.c.cycle_id)
+    .where(RESPONSES.c.id == sa.bindparam("rid"))
+)
 _SELECT_ANSWERS = sa.select(*_ANSWER_COLUMNS).where(ANSWERS.c.response_id == sa.bindparam("rid"))
 _UPDATE_RESPONSE = (
     RESPONSES.update()
@@ -122,8 +127,16 @@ _INSERT_REVISION = REVISIONS.insert()
 
 
 def state_from_rows(response: Any, rows: Any) -> ConversationState:
-    """A conversation state from a response row and its answer rows."""
+    """A conversation state from a response row and its answer rows.
+
+    When the row carries its cycle's status, a closed cycle locks the conversation (no
+    answers, no withdrawal) unless the administrator reopened this response.
+    """
+    cycle_status = getattr(response, "cycle_status", None)
+    reopened = getattr(response, "reopened_until", None)
+    locked = cycle_status == "closed" and not (reopened is not None and reopened >= now().date())
     return ConversationState(
+        locked=locked,
         status=response.status,
         answers={row.question: _record(row) for row in rows},
         section=response.section,
@@ -300,6 +313,7 @@ async def handle_turn(
 def _response_after(row: Any, result: Step) -> Response:
     """The response as stored after the turn (without reading it back)."""
     values = dict(row._mapping)
+    values.pop("cycle_status", None)
     new = result.state
     values.update(version=new.version, status=new.status, section=new.section,
                   sections_sent=" ".join(sorted(new.sections_sent)))  # fmt: skip

@@ -260,7 +260,7 @@ def _with_structured(model: Model, parsed: ParsedTurn, items: tuple[Any, ...]) -
 
 
 def _refusal(state: ConversationState, turn: Turn) -> NotAllowedReason | None:
-    if state.status == "closed":
+    if state.status == "closed" or state.locked:
         return "closed"
     if state.status == "submitted":
         return "submitted"
@@ -343,8 +343,10 @@ def _command(
         case "withdraw":
             if not actor.coordinator:
                 replies.append(NotAllowed("coordinator_only", command.source))
-            elif state.status != "submitted":
-                why: NotAllowedReason = "closed" if state.status == "closed" else "not_submitted"
+            elif state.status != "submitted" or state.locked:
+                why: NotAllowedReason = (
+                    "closed" if state.status == "closed" or state.locked else "not_submitted"
+                )
                 replies.append(NotAllowed(why, command.source))
             else:
                 state = replace(state, status=transition(state.status, "withdraw") or state.status)

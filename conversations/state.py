@@ -101,3 +101,4 @@ class ConversationState:
     sections_sent: frozenset[str] = frozenset()
     version: int = 0
     level: int | None = None  # the level of the last score, if scored
+    locked: bool = False  # the cycle is closed: nothing may change (set by the shell)

@@ -967,3 +967,12 @@ def test_withdrawing_what_is_not_submitted_is_explained(model: Model) -> None:
     s = step(model, ConversationState(), turn("ångra inskick"))
     assert one(s, NotAllowed).reason == "not_submitted"
     assert s.state == ConversationState()
+
+
+def test_a_closed_cycle_locks_a_submitted_response(model: Model) -> None:
+    submitted = step(model, step(model, ConversationState(), turn("klar")).state, turn("skicka in")).state
+    locked = replace(submitted, locked=True)
+    s = step(model, locked, turn("ångra inskick"))
+    assert one(s, NotAllowed).reason == "closed" and s.state == locked
+    s = step(model, replace(locked, status="completed"), turn("1.1 a säker"))
+    assert one(s, NotAllowed).reason == "closed" and not s.changes

@@ -93,6 +93,7 @@ class Contact(SQLModel, table=True):
     failing_since: datetime | None = _ts()  # set by a bounce; no reminders while set
     away_until: datetime | None = _ts()  # from an out-of-office reply
     reminders_paused: bool = False
+    reminders_paused_at: datetime | None = _ts()  # when "pausa" was received: lasts for that cycle
     created_at: datetime | None = _ts(nullable=False)
 
     @property
@@ -154,6 +155,7 @@ class Response(SQLModel, table=True):
     submitted_at: datetime | None = _ts()
     closed_at: datetime | None = _ts()
     last_activity_at: datetime | None = _ts()
+    reopened_until: date | None = None  # reopened after the deadline: closes again after this day
 
 
 class Answer(SQLModel, table=True):
@@ -282,3 +284,36 @@ class Attachment(SQLModel, table=True):
     data: bytes = Field(sa_type=sa.LargeBinary)
     questions: str = ""  # space-separated ids of the questions that mail answered
     created_at: datetime | None = _ts(nullable=False)
+
+
+REMINDER_KINDS = ("launch", "deadline", "inactivity", "escalation", "appoint")
+
+
+class Reminder(SQLModel, table=True):
+    """One planned or sent mail of the cycle's reminder plan (and the launch letter to management).
+
+    Unique on (cycle, organisation, contact, step): whatever runs the plan, and however
+    often, a step reaches a contact once. The outbox key is ``reminder:`` + :attr:`key`.
+    """
+
+    __tablename__ = "reminders"
+    __table_args__ = (sa.UniqueConstraint("cycle_id", "organisation_id", "contact_id", "step"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: int = Field(foreign_key="cycles.id", index=True)
+    organisation_id: int = Field(foreign_key="organisations.id", index=True)
+    contact_id: int = Field(foreign_key="contacts.id", index=True)
+    response_id: int | None = Field(default=None, foreign_key="responses.id", index=True)
+    step: str  # first | mid28 | d28 | … | idle:<silence start> | launch
+    kind: str  # launch | deadline | inactivity | escalation | appoint
+    recipient: str = ""  # the address when it was planned
+    due_at: datetime | None = _ts(nullable=False, index=True)
+    status: str = Field(default="planned", index=True)  # planned | sent | skipped
+    reason: str = ""  # why skipped
+    details: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    created_at: datetime | None = _ts(nullable=False)
+    sent_at: datetime | None = _ts()
+
+    @property
+    def key(self) -> str:
+        return f"{self.cycle_id}:{self.organisation_id}:{self.contact_id}:{self.step}"

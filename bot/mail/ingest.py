@@ -18,6 +18,8 @@ the message (``bot.mail.inbound.read_message``) and decides:
    organisation's own mail domain is *held*: the coordinator is asked to approve
    (replying GODKÄNN to ``godkann+TOKEN@``), the sender is told it waits. Anyone else is
    refused with a reason. Nothing of a held or refused message is recorded;
+   (A reply to ``utse+TOKEN@``, the launch letter to management, names the organisation's
+   coordinator instead: see ``bot/cycle/appoint.py``.)
 6. otherwise the text (quoted history and signatures removed) is one turn through
    ``bot.turn.handle_turn`` with channel "mail". In the turn's own transaction the
    inbound row is marked processed — conditionally on still being "received" — and the
@@ -77,7 +79,7 @@ log = logging.getLogger(__name__)
 EX_OK, EX_DATAERR, EX_NOUSER, EX_TEMPFAIL = 0, 65, 67, 75
 INBOUND = cast(sa.Table, InboundMessage.__table__)  # type: ignore[attr-defined]
 
-_ADDRESS = re.compile(r"^(svar|godkann)\+([a-z0-9-]+)@", re.IGNORECASE)
+_ADDRESS = re.compile(r"^(svar|godkann|utse)\+([a-z0-9-]+)@", re.IGNORECASE)
 _APPROVE = re.compile(r"^\W*(godkänn|godkann|godkänner|ja|approve|yes|ok)\b", re.IGNORECASE | re.MULTILINE)
 _REJECT = re.compile(r"^\W*(avvisa|avvisar|nej|reject|no)\b", re.IGNORECASE | re.MULTILINE)
 _PUBLIC_WEBMAIL = {"gmail.com", "hotmail.com", "outlook.com", "live.com", "yahoo.com", "icloud.com"}
@@ -234,6 +236,11 @@ class Ingestor:
         approval = self._token(recipients, "godkann", "approve")
         if approval is not None:
             return await self._approval(inbound_id, mail, approval)
+        appointment = self._token(recipients, "utse", "appoint")
+        if appointment is not None:  # management names its coordinator: bot/cycle/appoint.py
+            from bot.cycle.appoint import appointment_reply
+
+            return await appointment_reply(self, inbound_id, mail, appointment)
         response_id = self._token(recipients, "svar", "reply")
         bad_token = response_id is None and any(_ADDRESS.match(a) for a in recipients)
         if response_id is None:
