@@ -198,10 +198,11 @@ def organisation_entry(
         problems.append(f"ogiltigt språk {language.strip()!r} (sv eller en)")
 
     coordinator_texts = list(coordinators)
+    manager_texts = list(managers)
     people: dict[str, dict[str, Any]] = {}
     for role, texts in (
         ("coordinator", coordinator_texts),
-        ("manager", managers),
+        ("manager", manager_texts),
         ("respondent", respondents),
     ):
         for text in texts:
@@ -214,8 +215,9 @@ def organisation_entry(
                 person = people.setdefault(address, {"email": address, "name": ""})
                 person[role] = True
                 person["name"] = person["name"] or person_name
-    if not any(split_list(text) for text in coordinator_texts):
-        problems.append("samordnare saknas")
+    if not any(p.get("coordinator") or p.get("manager") for p in people.values()):
+        # without a coordinator the launch letter asks the management to appoint one
+        problems.append("samordnare eller ledning saknas")
 
     given = [d.strip().lower().lstrip("@") for text in domains for d in split_list(text) if d.strip()]
     for d in given:
@@ -252,7 +254,7 @@ IMPORT_COLUMNS: dict[str, tuple[str, ...]] = {
     "language": ("language", "lang", "språk", "sprak"),
     "domain": ("domain", "domains", "domän", "domäner"),
 }
-REQUIRED_COLUMNS = ("name", "type", "coordinator")
+REQUIRED_COLUMNS = ("name", "type")
 _HEADER_FIELD = {alias: name for name, aliases in IMPORT_COLUMNS.items() for alias in aliases}
 
 

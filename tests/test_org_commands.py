@@ -118,15 +118,23 @@ def test_entry_lists_every_problem() -> None:
         "ogiltigt organisationsnummer 1",
         "ogiltigt språk 'de' (sv eller en)",
         "ogiltig e-postadress 'nope'",
-        "samordnare saknas",
+        "samordnare eller ledning saknas",
     )
 
 
-def test_import_columns_need_name_type_and_coordinator() -> None:
+def test_import_columns_need_name_and_type() -> None:
     columns, unknown = import_columns(["NAMN", "Typ", "Samordnare", "Telefon"])
     assert columns == {"name": 0, "type": 1, "coordinator": 2} and unknown == ["Telefon"]
-    with pytest.raises(Invalid, match="kolumn saknas: samordnare"):
-        import_columns(["name", "type"])
+    with pytest.raises(Invalid, match="kolumn saknas: typ"):
+        import_columns(["name", "samordnare"])
+
+
+def test_an_organisation_with_only_management_is_accepted() -> None:
+    """The launch letter asks its management to appoint the coordinator."""
+    entry = organisation_entry(
+        name="Norrby kommun", type="kommun", coordinators=[""], managers=["chef@norrby.se"]
+    )
+    assert [c.email for c in entry.contacts if c.manager] == ["chef@norrby.se"]
 
 
 # org add ---------------------------------------------------------------------------------
@@ -320,10 +328,10 @@ async def test_org_import_reports_bad_rows_and_stores_the_good(
 
 def test_org_import_refuses_a_file_without_required_columns(tmp_path: Path) -> None:
     path = tmp_path / "orgs.csv"
-    path.write_text("name;type\nA;kommun\n", encoding="utf-8")
+    path.write_text("name;samordnare\nA;a@a.se\n", encoding="utf-8")
     result = run_cli(f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}", tmp_path, "org", "import", str(path))
     assert result.returncode == 2
-    assert result.stderr == "assessbot: orgs.csv: kolumn saknas: samordnare (coordinator)\n"
+    assert result.stderr == "assessbot: orgs.csv: kolumn saknas: typ (type)\n"
     assert not (tmp_path / "unused.db").exists()  # the database was never opened
 
 
