@@ -67,9 +67,8 @@ def create_app(
     else:
         app.cleanup_ctx.append(_database)
     if workers:
-        from bot.workers import inbound_mail
-
         from bot.scheduler import scheduler
+        from bot.workers import inbound_mail
 
         app.cleanup_ctx.append(_outbox_sender(sender_poll))
         app.cleanup_ctx.append(inbound_mail)

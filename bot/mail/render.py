@@ -104,7 +104,10 @@ def set_bodies(
     msg.add_alternative(
         html_document(markdown_text, lang=lang, title=title, preheader=preheader, footer=footer),
         subtype="html",
+        cte="base64",  # binascii is fast; quoted-printable in pure Python is not
     )
+    if language and "Content-Language" not in msg:
+        msg["Content-Language"] = str(language)
 
 
 def set_text_bodies(msg: EmailMessage, text: str, *, lang: str, title: str) -> None:
