@@ -34,6 +34,7 @@ from bot.db.database import Database
 from bot.db.tables import AuditEntry, Contact, Cycle, Organisation, Response
 from bot.mail.compose import new_message, section_mail
 from bot.mail.outbox import enqueue
+from bot.mail.render import attach_bodies
 from bot.reminders.mail import cycle_message
 from bot.reminders.run import REMINDERS
 from bot.settings import Settings
@@ -278,8 +279,11 @@ class FirstSection:
             )
         subject, text, html = rendered
         msg = new_message(self.settings, to=contact.email, subject=subject, lang=lang, response=response)
-        msg.set_content(text.replace(self.TOKEN, organisation.name))
-        msg.add_alternative(html.replace(self.TOKEN, str(escape(organisation.name))), subtype="html")
+        attach_bodies(
+            msg,
+            text.replace(self.TOKEN, organisation.name),
+            html.replace(self.TOKEN, str(escape(organisation.name))),
+        )
         return msg
 
 

@@ -96,16 +96,19 @@ def set_bodies(
     msg: EmailMessage, text: str, markdown_text: str, *, lang: str, title: str, preheader: str = ""
 ) -> None:
     """Give ``msg`` a text/plain part and the HTML alternative."""
-    language = msg["Content-Language"]  # set_content() clears every Content-* header
-    msg.set_content(text)
     footer = gettext(
         lang, "Det här mejlet skickades automatiskt. Svara på det för att svara i uppföljningen."
     )
-    msg.add_alternative(
-        html_document(markdown_text, lang=lang, title=title, preheader=preheader, footer=footer),
-        subtype="html",
-        cte="base64",  # binascii is fast; quoted-printable in pure Python is not
+    attach_bodies(
+        msg, text, html_document(markdown_text, lang=lang, title=title, preheader=preheader, footer=footer)
     )
+
+
+def attach_bodies(msg: EmailMessage, text: str, html: str) -> None:
+    """Put finished text and HTML bodies into ``msg`` as multipart/alternative."""
+    language = msg["Content-Language"]  # set_content() clears every Content-* header
+    msg.set_content(text)
+    msg.add_alternative(html, subtype="html", cte="base64")  # binascii is fast; pure-Python QP is not
     if language and "Content-Language" not in msg:
         msg["Content-Language"] = str(language)
 
