@@ -17,13 +17,13 @@ from typing import Any
 
 import css_inline
 import jinja2
-import markdown
+import mistune
 import nh3
 from markupsafe import Markup, escape
 
 from bot.i18n import environment, gettext
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!>])")  # what Python-Markdown unescapes
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!>|~])")  # CommonMark: any ASCII punctuation may be escaped
 ALLOWED_TAGS = {
     "a", "b", "blockquote", "br", "code", "em", "h1", "h2", "h3", "h4", "hr", "i", "li", "ol",
     "p", "pre", "span", "strong", "table", "tbody", "td", "th", "thead", "tr", "ul", "div", "img",
@@ -60,6 +60,12 @@ def _css() -> str:
     return (resources.files("mail_templates") / "mail" / "mail.css").read_text(encoding="utf-8")
 
 
+@cache
+def _markdown() -> Any:
+    """CommonMark (mistune: several times faster than Python-Markdown on a receipt)."""
+    return mistune.create_markdown(escape=False, hard_wrap=False, plugins=["table", "strikethrough"])
+
+
 def render_markdown_template(name: str, **context: Any) -> str:
     """Render a ``.md.j2`` template to Markdown."""
     return _environment().get_template(name).render(**context)
@@ -67,7 +73,7 @@ def render_markdown_template(name: str, **context: Any) -> str:
 
 def html_document(markdown_text: str, *, lang: str, title: str, preheader: str = "", footer: str = "") -> str:
     """A complete, sanitised, CSS-inlined HTML mail body from Markdown."""
-    body = markdown.markdown(markdown_text, extensions=["extra", "sane_lists"], output_format="html")
+    body = str(_markdown()(markdown_text))
     body = nh3.clean(
         body, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes={"https", "http", "mailto", "cid"}
     )
