@@ -594,6 +594,9 @@ def test_every_figure_in_the_pdf(level: int, lang: str) -> None:
         value = key_figure_value(rep.model, vq.id, r.validation.get(vq.id), lang)
         assert re.search(rf"(?m)^{re.escape(vq.id)} .*\s{re.escape(value)}$", pdf), (vq.id, value)
     assert re.search(r"(?m)^1 ?/ ?\d+$", pdf)  # page numbers
+    # the handout for ledningens genomgång: two A4 pages, the areas chart's mark labelled
+    assert re.findall(r"(?m)^(\d+) ?/ ?(\d+)$", pdf) == [("1", "2"), ("2", "2")]
+    assert L(lang, "Er nivå: %(n)s", n=r.level) in flat
 
 
 # --------------------------------------------------------------------------- user text

@@ -1,50 +1,45 @@
-"""The two charts of the feedback report, drawn with matplotlib (Agg).
+"""The two charts of the feedback report, as SVG (web page) and PNG (mail).
 
 * ``areas``: the ten work areas' indicative levels 0–4 as horizontal bars, each area's
   name above its bar (long Swedish names stay readable on a phone), the level as a number
-  at the bar's end, and the organisation's own level as a dashed vertical line.
+  at the bar's end, and the organisation's own level as a thick vertical mark across every
+  bar.
 * ``points``: the points now against the points the next level requires — the points that
   lift questions to the minimum and the movable points drawn as separate hatched segments,
   every level's threshold marked below — and the certain answers now against those
   required.
 
+Both are simple bar charts, so each is laid out once here as a short list of shapes
+(rectangles, hatched rectangles, lines, texts, in CSS px of a 420 px wide figure) and that
+list is written out twice: as SVG elements (real text: selectable, searchable, sharp at any
+size; presentation attributes only, so a strict Content-Security-Policy shows them) and as
+a PNG drawn with Pillow at 2× (for mail, where SVG is not shown; palette-quantised, well
+under 60 KB). The same shapes give the same picture in both. A chart's static part (area
+names, grid, axis, thresholds, legend) depends only on the model and the language, so its
+PNG background is drawn once per process and each report draws only its bars and numbers
+on a copy.
+
 Accessibility: the Okabe–Ito palette (safe for the common kinds of colour blindness),
 every graphical element at least 3:1 against white and text far above 4.5:1, and no
-figure told by colour alone: numbers are written out and segments also differ by
-hatching. Fonts are 10–14 pt on a 4.2 inch wide figure that is shown at most 420 CSS px
-wide, so on a 360 px wide phone the area names are about 15 CSS px and the smallest
-labels about 12 px.
-
-Output: each chart as a PNG at 2× (for mail, where SVG is not shown; palette-quantised,
-well under 60 KB) and, on request, as SVG with real text (for the web page and the PDF).
-
-Speed: a chart's static part (area names, grid, thresholds) depends only on the model and
-the language, so each is drawn once into a cached figure whose background is kept; a
-report then draws only its bars and numbers on top (blitting) and encodes the PNG. The
-cached figures are guarded by a lock, so rendering from several threads is safe. No
-pyplot, so no global figure state.
+figure told by colour alone: numbers are written out and segments also differ by hatching.
+Text is 14–19 CSS px on a figure shown at most 420 CSS px wide, so on a 360 px wide phone
+the area names are about 14 px and the smallest labels about 12 px. The HTML gives each
+chart an alternative text that says every figure (see :func:`bot.feedback.render.chart_alt`).
 """
 
 from __future__ import annotations
 
 import io
-import math
-import re
 import textwrap
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any
+from functools import cache, lru_cache
+from pathlib import Path
+from typing import Literal
 
-from matplotlib import rcParams
-from matplotlib.artist import Artist
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.patches import Patch, Rectangle
-from matplotlib.text import Text
-from PIL import Image
+from markupsafe import escape
+from PIL import Image, ImageDraw, ImageFont
 
 # Okabe–Ito colours, with their contrast against white
 BLUE = "#0072B2"  # 5.0:1 — what is there now
@@ -55,23 +50,14 @@ INK = "#1A1A1A"  # 17:1 — text
 MUTED = "#4D4D4D"  # 8.5:1 — secondary text
 GRID = "#BDBDBD"
 TRACK = "#E8E8E8"
+WHITE = "#FFFFFF"
 
-WIDTH_IN = 4.2  # shown at most 420 CSS px wide (1 inch = 100 CSS px): a phone's width
-DPI_PNG = 200  # 2×
-FONT = 13.0
-
-rcParams.update(
-    {
-        "font.family": "sans-serif",
-        "font.sans-serif": ["DejaVu Sans"],
-        "font.size": FONT,
-        "svg.fonttype": "none",  # real text in SVG: selectable, searchable, small
-        "svg.hashsalt": "assessbot",  # stable ids
-        "text.color": INK,
-        "xtick.color": INK,
-        "axes.edgecolor": GRID,
-    }
-)
+WIDTH = 420  # CSS px: shown at most 420 px wide, a phone's width
+SCALE = 2  # the PNG is 2× (840 px wide)
+FONT = 18.0  # CSS px (13 pt on the 4.2 inch figure the charts were first drawn as)
+FONT_FAMILY = "DejaVu Sans, Verdana, Arial, sans-serif"
+_ASCENT = 0.76  # DejaVu Sans: the baseline below the top of a line of capitals, in em
+_MIDDLE = 0.36  # the baseline below the middle of a line of digits, in em
 
 
 # --------------------------------------------------------------------------- data
@@ -113,118 +99,134 @@ class Charts:
     svg: dict[str, str]  # name → SVG document (empty unless asked for)
 
 
-# --------------------------------------------------------------------------- templates
+# --------------------------------------------------------------------------- shapes
+
+Hatch = Literal["mandatory", "movable", "certain_missing"]
+Anchor = Literal["start", "middle", "end"]
 
 
-def _wrap(name: str, width: int = 40) -> str:
-    return "\n".join(textwrap.wrap(name, width)) or name
+@dataclass(frozen=True, slots=True)
+class Rect:
+    x: float
+    y: float
+    w: float
+    h: float
+    fill: str
+    hatch: Hatch | None = None  # drawn over the fill, with an edge of the hatch's colour
 
 
-class _Template:
-    """A figure whose static part is drawn once; reports draw dynamic artists on top."""
-
-    def __init__(self, fig: Figure, dynamic: Sequence[Artist]) -> None:
-        self.fig = fig
-        self.fig.set_dpi(DPI_PNG)
-        self.canvas = FigureCanvasAgg(fig)
-        self.dynamic = list(dynamic)
-        self.lock = threading.Lock()
-        for a in self.dynamic:
-            a.set_visible(False)
-        self.canvas.draw()  # type: ignore[no-untyped-call]
-        self.background = self.canvas.copy_from_bbox(fig.bbox)  # type: ignore[no-untyped-call]
-        w, h = fig.get_size_inches()
-        self.size = (round(w * 100), round(h * 100))
-
-    def png(self) -> bytes:
-        self.canvas.restore_region(self.background)  # type: ignore[no-untyped-call]
-        for a in self.dynamic:
-            if a.get_visible():
-                self.fig.draw_artist(a)
-        return _encode_png(self.canvas)
-
-    def svg(self) -> str:
-        buf = io.StringIO()
-        self.fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
-        return _clean_svg(buf.getvalue())
+@dataclass(frozen=True, slots=True)
+class Line:
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    colour: str
+    width: float
 
 
-class _AreasTemplate(_Template):
+@dataclass(frozen=True, slots=True)
+class Label:
+    x: float
+    y: float  # the baseline
+    text: str
+    size: float
+    colour: str = INK
+    bold: bool = False
+    anchor: Anchor = "start"
+    halo: bool = False  # a white outline, so grid lines behind the text do not cross it
+
+
+Shape = Rect | Line | Label
+
+# hatch → (line colour, direction: "/" rising, "-" horizontal, "\\" falling)
+_HATCHES: dict[Hatch, tuple[str, str]] = {
+    "mandatory": (WHITE, "/"),
+    "movable": (INK, "-"),
+    "certain_missing": (INK, "\\"),
+}
+_HATCH_STEP = 8.0  # CSS px between hatch lines
+_STYLES: dict[str, tuple[str, Hatch | None]] = {  # legend key → (fill, hatch)
+    "now": (BLUE, None),
+    "mandatory": (VERMILLION, "mandatory"),
+    "movable": (ORANGE, "movable"),
+    "certain_missing": (SKY, "certain_missing"),
+}
+
+
+def _wrap(name: str, width: int = 40) -> list[str]:
+    return textwrap.wrap(name, width) or [name]
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    width: int
+    height: int
+    static: tuple[Shape, ...]  # the same for every report with these texts
+
+
+class _AreasLayout:
+    """The areas chart: rows of name(s) and bar, a grid per level, the x axis below."""
+
+    HEAD, FOOT = 45.0, 75.0
+    X0, X1 = 13.0, 374.0  # the plot's left and right edge
+
     def __init__(self, names: tuple[str, ...], top: int, axis_label: str) -> None:
-        wrapped = [_wrap(n) for n in names]
-        lines = [w.count("\n") + 1 for w in wrapped]
-        row_h = [0.22 * n + 0.52 for n in lines]  # inches per area: name, bar, gap
-        total = sum(row_h)
-        head, foot = 0.45, 0.75
-        height = total + head + foot
-        fig = Figure(figsize=(WIDTH_IN, height), facecolor="white")
-        ax = fig.add_axes((0.03, foot / height, 0.86, total / height))
-        ax.set_xlim(0, top)
-        ax.set_ylim(total, 0)
-        ax.set_xticks(range(top + 1))
-        ax.set_yticks([])
-        ax.tick_params(axis="x", labelsize=FONT, length=0, pad=6)
-        ax.set_xlabel(axis_label, fontsize=FONT - 2, color=MUTED)
-        for side in ("top", "right", "left"):
-            ax.spines[side].set_visible(False)
-        for x in range(1, top + 1):
-            ax.axvline(x, color=GRID, linewidth=0.8, zorder=0)
-        self.bars: list[Rectangle] = []
-        self.values: list[Text] = []
-        y = 0.0
-        marks_x: list[float] = []
-        marks_y: list[float] = []
-        for name, n, h in zip(wrapped, lines, row_h, strict=True):
-            ax.text(
-                0,
-                y + 0.03,
-                name,
-                va="top",
-                ha="left",
-                fontsize=FONT - 1.5,
-                linespacing=1.1,
-                zorder=4,
-                bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.0},
-            )
-            bar_mid = y + 0.22 * n + 0.2
-            marks_x += [0, 0, float("nan")]
-            marks_y += [bar_mid - 0.24, bar_mid + 0.24, float("nan")]
-            self.bars.append(Rectangle((0, bar_mid - 0.14), 0, 0.28, color=BLUE, zorder=2))
-            ax.add_patch(self.bars[-1])
-            self.values.append(
-                ax.text(
-                    0, bar_mid, "", va="center", ha="left", fontsize=FONT + 1, fontweight="bold", zorder=5
-                )
-            )
-            y += h
-        # the organisation's level: a thick mark across every bar, not across the names
-        self.line = Line2D(marks_x, marks_y, color=VERMILLION, linewidth=3.2, zorder=3)
-        self.marks_y = marks_y
-        ax.add_line(self.line)
-        self.label = ax.text(
-            0, -0.1, "", va="bottom", fontsize=FONT, fontweight="bold", color=VERMILLION, clip_on=False
-        )
-        self.top = top
-        super().__init__(fig, [*self.bars, *self.values, self.line, self.label])
+        self.top = max(top, 1)
+        self.unit = (self.X1 - self.X0) / self.top
+        rows: list[tuple[list[str], float]] = []  # (name lines, row's top)
+        y = self.HEAD
+        for name in names:
+            lines = _wrap(name)
+            rows.append((lines, y))
+            y += 22 * len(lines) + 52
+        self.mids = [ry + 22 * len(lines) + 20 for lines, ry in rows]  # each bar's middle
+        height = round(y + self.FOOT)
+        static: list[Shape] = [
+            Line(self.x(k), self.HEAD, self.x(k), y, GRID, 1.1) for k in range(1, self.top + 1)
+        ]
+        static.append(Line(self.X0, y, self.X1, y, GRID, 1.1))
+        for k in range(self.top + 1):
+            static.append(Label(self.x(k), y + 8 + FONT * _ASCENT, str(k), FONT, anchor="middle"))
+        static.append(Label((self.X0 + self.X1) / 2, y + 52, axis_label, FONT - 3, MUTED, anchor="middle"))
+        size = FONT - 2
+        for lines, ry in rows:
+            for i, line in enumerate(lines):
+                static.append(Label(self.X0, ry + 3 + size * _ASCENT + i * size * 1.1, line, size, halo=True))
+        self.layout = _Layout(WIDTH, height, tuple(static))
 
-    def update(self, data: AreasChart) -> None:
-        for bar, value, level in zip(self.bars, self.values, data.levels, strict=True):
-            width = max(level, 0.04)  # level 0 keeps a sliver so the row is not empty
-            bar.set_width(width)
-            bar.set_visible(True)
-            value.set_position((width + 0.07, value.get_position()[1]))
-            value.set_text(str(level))
-            value.set_visible(True)
-        self.line.set_xdata([y if math.isnan(y) else data.overall for y in self.marks_y])
-        self.line.set_visible(True)
+    def x(self, level: float) -> float:
+        return self.X0 + level * self.unit
+
+    def dynamic(self, data: AreasChart) -> list[Shape]:
+        out: list[Shape] = []
+        value_size = FONT + 1.5
+        mark = self.x(data.overall)
+        for mid, level in zip(self.mids, data.levels, strict=True):
+            end = self.x(max(level, 0.04))  # level 0 keeps a sliver so the row is not empty
+            out.append(Rect(self.X0, mid - 14, end - self.X0, 28, BLUE))
+            out.append(Line(mark, mid - 22, mark, mid + 24, VERMILLION, 4.4))
+            out.append(
+                Label(end + 0.07 * self.unit, mid + value_size * _MIDDLE, str(level), value_size, bold=True)
+            )
         right = data.overall > self.top / 2
-        self.label.set_position((data.overall + (-0.05 if right else 0.05), -0.1))
-        self.label.set_horizontalalignment("right" if right else "left")
-        self.label.set_text(data.overall_label)
-        self.label.set_visible(True)
+        out.append(
+            Label(
+                mark + (-0.05 if right else 0.05) * self.unit, self.HEAD - 14, data.overall_label, FONT,
+                VERMILLION, bold=True, anchor="end" if right else "start",
+            )
+        )  # fmt: skip
+        return out
 
 
-class _PointsTemplate(_Template):
+class _PointsLayout:
+    """The points chart: two bars on tracks, the thresholds below the first, a legend."""
+
+    X0, W = 14.7, 390.6
+    P_TOP, P_H = 55.0, 50.0  # the points bar
+    C_TOP, C_H = 220.0, 40.0  # the certain answers bar
+    HEIGHT = 360
+
     def __init__(
         self,
         points_max: int,
@@ -232,125 +234,253 @@ class _PointsTemplate(_Template):
         thresholds: tuple[tuple[str, int], ...],
         legend: tuple[tuple[str, str], ...],
     ) -> None:
-        height = 3.6
-        fig = Figure(figsize=(WIDTH_IN, height), facecolor="white")
-        self.top = fig.add_axes((0.035, 2.55 / height, 0.93, 0.5 / height))
-        self.bottom = fig.add_axes((0.035, 1.0 / height, 0.93, 0.4 / height))
-        for ax, limit in ((self.top, points_max), (self.bottom, certain_max)):
-            ax.set_xlim(0, max(limit, 1))
-            ax.set_ylim(-0.5, 0.5)
-            ax.barh(0, max(limit, 1), height=1.0, color=TRACK, zorder=0)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            for spine in ax.spines.values():
-                spine.set_visible(False)
+        self.p_unit = self.W / max(points_max, 1)
+        self.c_unit = self.W / max(certain_max, 1)
+        static: list[Shape] = [
+            Rect(self.X0, self.P_TOP, self.W, self.P_H, TRACK),
+            Rect(self.X0, self.C_TOP, self.W, self.C_H, TRACK),
+        ]
+        small = FONT - 4
+        bottom = self.P_TOP + self.P_H
         for text, value in thresholds:
-            self.top.plot([value, value], [-0.5, -0.8], color=MUTED, linewidth=1.0, clip_on=False)
-            self.top.text(
-                value, -0.9, text, ha="center", va="top", fontsize=FONT - 3, color=MUTED, linespacing=1.0,
-                clip_on=False,
-            )  # fmt: skip
-        styles: dict[str, dict[str, Any]] = {
-            "now": {"facecolor": BLUE},
-            "mandatory": {"facecolor": VERMILLION, "hatch": "////", "edgecolor": "white"},
-            "movable": {"facecolor": ORANGE, "hatch": "---", "edgecolor": INK},
-            "certain_missing": {"facecolor": SKY, "hatch": "\\\\", "edgecolor": INK},
-        }
-        if legend:
-            fig.legend(
-                handles=[Patch(label=label, **styles[key]) for key, label in legend],
-                loc="lower left",
-                bbox_to_anchor=(0.02, 0.0),
-                ncols=2,
-                frameon=False,
-                fontsize=FONT - 3,
-                handlelength=1.6,
-                columnspacing=1.0,
-            )
-        self.p_title = self.top.text(0, 0.62, "", ha="left", va="bottom", fontsize=FONT - 1, clip_on=False)
-        self.c_title = self.bottom.text(0, 0.66, "", ha="left", va="bottom", fontsize=FONT - 1, clip_on=False)
-        self.p_now = Rectangle((0, -0.5), 0, 1.0, zorder=2, **styles["now"])
-        self.p_mand = Rectangle((0, -0.5), 0, 1.0, zorder=2, **styles["mandatory"])
-        self.p_mov = Rectangle((0, -0.5), 0, 1.0, zorder=2, **styles["movable"])
-        self.c_now = Rectangle((0, -0.5), 0, 1.0, zorder=2, **styles["now"])
-        self.c_miss = Rectangle((0, -0.5), 0, 1.0, zorder=2, **styles["certain_missing"])
-        for r in (self.p_now, self.p_mand, self.p_mov):
-            self.top.add_patch(r)
-        for r in (self.c_now, self.c_miss):
-            self.bottom.add_patch(r)
-        self.p_req = Line2D([0, 0], [-0.62, 0.62], color=INK, linewidth=2.6, zorder=4, clip_on=False)
-        self.c_req = Line2D([0, 0], [-0.62, 0.62], color=INK, linewidth=2.6, zorder=4, clip_on=False)
-        self.top.add_line(self.p_req)
-        self.bottom.add_line(self.c_req)
-        self.p_value = self.top.text(0, 0, "", va="center", fontsize=FONT, fontweight="bold", zorder=5)
-        self.c_value = self.bottom.text(0, 0, "", va="center", fontsize=FONT, fontweight="bold", zorder=5)
-        self.points_max = points_max
-        self.certain_max = certain_max
-        super().__init__(
-            fig,
-            [
-                self.p_now, self.p_mand, self.p_mov, self.c_now, self.c_miss, self.p_req, self.c_req,
-                self.p_title, self.c_title, self.p_value, self.c_value,
-            ],
-        )  # fmt: skip
+            x = self.X0 + value * self.p_unit
+            static.append(Line(x, bottom, x, bottom + 15, MUTED, 1.4))
+            for i, line in enumerate(text.split("\n")):
+                static.append(
+                    Label(x, bottom + 20 + small * _ASCENT + i * small, line, small, MUTED, anchor="middle")
+                )
+        # the legend: two columns, filled column by column, in the bottom left corner
+        rows = (len(legend) + 1) // 2
+        font = _font(False, small)
+        first = [label for _, label in legend[:rows]]
+        col2 = max(166.0, 33 + 1.15 * max((font.getlength(t) / SCALE for t in first), default=0) + 16)
+        for i, (key, label) in enumerate(legend):
+            col, row = divmod(i, rows)
+            x = 13.0 + col * col2
+            y = self.HEIGHT - 14 - (rows - 1 - row) * 22  # the baseline
+            fill, hatch = _STYLES[key]
+            static.append(Rect(x, y - 11, 22, 10, fill, hatch))
+            static.append(Label(x + 33, y, label, small))
+        self.layout = _Layout(WIDTH, self.HEIGHT, tuple(static))
+        self.points_max, self.certain_max = points_max, certain_max
 
-    @staticmethod
-    def _value(text: Text, now: int, limit: int) -> None:
-        """The number at the start of its bar (white on blue), or after a short bar."""
-        width = 0.07 * limit  # room for three bold digits
-        inside = now >= width
-        text.set_position((limit * 0.012 if inside else now + limit * 0.012, 0))
-        text.set_horizontalalignment("left")
-        text.set_color("white" if inside else INK)
-        text.set_text(str(now))
+    def _bar(self, top: float, h: float, unit: float, limit: int, now: int, required: int) -> list[Shape]:
+        x_req = self.X0 + required * unit
+        out: list[Shape] = [Line(x_req, top - 0.12 * h, x_req, top + 1.12 * h, INK, 3.6)]
+        size = FONT
+        inside = now >= 0.07 * limit  # room for three bold digits
+        x = self.X0 + (0.012 * limit + (0 if inside else now)) * unit
+        out.append(
+            Label(x, top + h / 2 + size * _MIDDLE, str(now), size, WHITE if inside else INK, bold=True)
+        )
+        return out
 
-    def update(self, data: PointsChart) -> None:
+    def dynamic(self, data: PointsChart) -> list[Shape]:
+        pu, cu, x0 = self.p_unit, self.c_unit, self.X0
+        out: list[Shape] = []
+        if data.points_now > 0:
+            out.append(Rect(x0, self.P_TOP, data.points_now * pu, self.P_H, BLUE))
+        if data.mandatory > 0:
+            x = x0 + data.points_now * pu
+            out.append(Rect(x, self.P_TOP, data.mandatory * pu, self.P_H, VERMILLION, "mandatory"))
+        if data.movable > 0:
+            x = x0 + (data.points_now + data.mandatory) * pu
+            out.append(Rect(x, self.P_TOP, data.movable * pu, self.P_H, ORANGE, "movable"))
         missing = max(0, data.certain_required - data.certain_now)
-        self.p_title.set_text(data.points_title)
-        self.c_title.set_text(data.certain_title)
-        self.p_now.set_width(data.points_now)
-        self.p_mand.set_x(data.points_now)
-        self.p_mand.set_width(data.mandatory)
-        self.p_mov.set_x(data.points_now + data.mandatory)
-        self.p_mov.set_width(data.movable)
-        self.p_req.set_xdata([data.points_required, data.points_required])
-        self._value(self.p_value, data.points_now, self.points_max)
-        self.c_now.set_width(data.certain_now)
-        self.c_miss.set_x(data.certain_now)
-        self.c_miss.set_width(missing)
-        self.c_req.set_xdata([data.certain_required, data.certain_required])
-        self._value(self.c_value, data.certain_now, self.certain_max)
-        for a in self.dynamic:
-            a.set_visible(True)
-        self.p_mand.set_visible(data.mandatory > 0)
-        self.p_mov.set_visible(data.movable > 0)
-        self.c_miss.set_visible(missing > 0)
+        if data.certain_now > 0:
+            out.append(Rect(x0, self.C_TOP, data.certain_now * cu, self.C_H, BLUE))
+        if missing > 0:
+            out.append(
+                Rect(x0 + data.certain_now * cu, self.C_TOP, missing * cu, self.C_H, SKY, "certain_missing")
+            )
+        title = FONT - 1.3
+        out.append(Label(x0, self.P_TOP - 10, data.points_title, title))
+        out.append(Label(x0, self.C_TOP - 10, data.certain_title, title))
+        out += self._bar(self.P_TOP, self.P_H, pu, self.points_max, data.points_now, data.points_required)
+        out += self._bar(self.C_TOP, self.C_H, cu, self.certain_max, data.certain_now, data.certain_required)
+        return out
 
 
 @lru_cache(maxsize=16)
-def _areas_template(names: tuple[str, ...], top: int, axis_label: str) -> _AreasTemplate:
-    return _AreasTemplate(names, top, axis_label)
+def _areas_layout(names: tuple[str, ...], top: int, axis_label: str) -> _AreasLayout:
+    return _AreasLayout(names, top, axis_label)
 
 
 @lru_cache(maxsize=12)
-def _points_template(
+def _points_layout(
     points_max: int,
     certain_max: int,
     thresholds: tuple[tuple[str, int], ...],
     legend: tuple[tuple[str, str], ...],
-) -> _PointsTemplate:
-    return _PointsTemplate(points_max, certain_max, thresholds, legend)
+) -> _PointsLayout:
+    return _PointsLayout(points_max, certain_max, thresholds, legend)
 
 
-# --------------------------------------------------------------------------- output
+# --------------------------------------------------------------------------- SVG
 
 
-def _encode_png(canvas: FigureCanvasAgg) -> bytes:
-    rgba = canvas.buffer_rgba()  # type: ignore[no-untyped-call]
-    img = Image.frombuffer("RGBA", canvas.get_width_height(), rgba, "raw", "RGBA", 0, 1).convert("RGB")
+def _f(value: float) -> str:
+    return f"{value:.1f}".removesuffix(".0")
+
+
+def _svg_hatch_defs() -> str:
+    s = _HATCH_STEP
+    paths = {"/": f"M0 {_f(s)}L{_f(s)} 0M-1 1L1 -1M{_f(s - 1)} {_f(s + 1)}L{_f(s + 1)} {_f(s - 1)}",
+             "-": f"M0 {_f(s / 2)}H{_f(s)}",
+             "\\": f"M0 0L{_f(s)} {_f(s)}M-1 {_f(s - 1)}L1 {_f(s + 1)}M{_f(s - 1)} -1L{_f(s + 1)} 1"}  # fmt: skip
+    out = []
+    for name, (colour, direction) in _HATCHES.items():
+        out.append(
+            f'<pattern id="h-{name}" patternUnits="userSpaceOnUse" width="{_f(s)}" height="{_f(s)}">'
+            f'<path d="{paths[direction]}" stroke="{colour}" stroke-width="1.3"/></pattern>'
+        )
+    return "<defs>" + "".join(out) + "</defs>"
+
+
+def _svg(layout: _Layout, dynamic: Iterable[Shape]) -> str:
+    shapes = [*layout.static, *dynamic]
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{layout.width}" height="{layout.height}" '
+        f'viewBox="0 0 {layout.width} {layout.height}" font-family="{FONT_FAMILY}">',
+        f'<rect width="{layout.width}" height="{layout.height}" fill="{WHITE}"/>',
+    ]
+    if any(isinstance(s, Rect) and s.hatch for s in shapes):
+        out.append(_svg_hatch_defs())
+    # shapes first, texts on top (as in the PNG)
+    for s in shapes:
+        if isinstance(s, Rect):
+            geometry = f'x="{_f(s.x)}" y="{_f(s.y)}" width="{_f(s.w)}" height="{_f(s.h)}"'
+            out.append(f'<rect {geometry} fill="{s.fill}"/>')
+            if s.hatch:
+                edge = _HATCHES[s.hatch][0]
+                out.append(f'<rect {geometry} fill="url(#h-{s.hatch})" stroke="{edge}" stroke-width="1"/>')
+        elif isinstance(s, Line):
+            out.append(
+                f'<line x1="{_f(s.x1)}" y1="{_f(s.y1)}" x2="{_f(s.x2)}" y2="{_f(s.y2)}" '
+                f'stroke="{s.colour}" stroke-width="{_f(s.width)}"/>'
+            )
+    for s in shapes:
+        if isinstance(s, Label):
+            attrs = f'x="{_f(s.x)}" y="{_f(s.y)}" font-size="{_f(s.size)}" fill="{s.colour}"'
+            if s.anchor != "start":
+                attrs += f' text-anchor="{s.anchor}"'
+            if s.bold:
+                attrs += ' font-weight="bold"'
+            if s.halo:
+                attrs += f' stroke="{WHITE}" stroke-width="4" stroke-linejoin="round" paint-order="stroke"'
+            out.append(f"<text {attrs}>{escape(s.text)}</text>")
+    out.append("</svg>")
+    return "".join(out)
+
+
+# --------------------------------------------------------------------------- PNG
+
+_FONT_FILES = {False: "DejaVuSans.ttf", True: "DejaVuSans-Bold.ttf"}
+
+
+@cache
+def _font_path(bold: bool) -> str:
+    """DejaVu Sans from the system (fonts-dejavu-core), else the copy matplotlib ships."""
+    name = _FONT_FILES[bold]
+    for folder in ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/TTF", "/usr/share/fonts/dejavu"):
+        if (Path(folder) / name).is_file():
+            return str(Path(folder) / name)
+    try:
+        ImageFont.truetype(name, 10)  # Pillow searches the usual font folders
+        return name
+    except OSError:
+        import matplotlib  # only when the system has no DejaVu Sans
+
+        return str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / name)
+
+
+@lru_cache(maxsize=32)
+def _font(bold: bool, size: float) -> ImageFont.FreeTypeFont:
+    # the basic layout (no raqm) is enough for Swedish and English, and faster
+    return ImageFont.truetype(_font_path(bold), round(size * SCALE), layout_engine=ImageFont.Layout.BASIC)
+
+
+def _px(value: float) -> int:
+    return round(value * SCALE)
+
+
+@lru_cache(maxsize=12)
+def _hatch_strip(hatch: Hatch, fill: str, h: int) -> Image.Image:
+    """A hatched band as wide as a chart (PNG pixels), drawn at 2× and reduced: smooth lines."""
+    colour, direction = _HATCHES[hatch]
+    ss = 2
+    W, H = _px(WIDTH) * ss, h * ss
+    strip = Image.new("RGB", (W, H), fill)
+    draw = ImageDraw.Draw(strip)
+    step = round(_HATCH_STEP * SCALE * ss)
+    lw = round(1.3 * SCALE * ss)
+    if direction == "-":
+        for y in range(step // 2, H, step):
+            draw.line([(0, y), (W, y)], fill=colour, width=lw)
+    else:
+        for k in range(-H, W + H, step):
+            ends = [(k, H), (k + H, 0)] if direction == "/" else [(k, 0), (k + H, H)]
+            draw.line(ends, fill=colour, width=lw)
+    return strip.reduce(ss)
+
+
+def _draw(img: Image.Image, shapes: Sequence[Shape]) -> None:
+    draw = ImageDraw.Draw(img)
+    for s in shapes:
+        if isinstance(s, Rect):
+            x0, y0, x1, y1 = _px(s.x), _px(s.y), _px(s.x + s.w), _px(s.y + s.h)
+            if x1 <= x0 or y1 <= y0:
+                continue
+            if s.hatch:
+                img.paste(_hatch_strip(s.hatch, s.fill, y1 - y0).crop((0, 0, x1 - x0, y1 - y0)), (x0, y0))
+                draw.rectangle([x0, y0, x1 - 1, y1 - 1], outline=_HATCHES[s.hatch][0], width=SCALE)
+            else:
+                draw.rectangle([x0, y0, x1 - 1, y1 - 1], fill=s.fill)
+        elif isinstance(s, Line):
+            w = max(1, _px(s.width))
+            if s.x1 == s.x2:  # vertical: a rectangle, centred, with crisp edges
+                x = _px(s.x1) - w // 2
+                draw.rectangle([x, _px(s.y1), x + w - 1, _px(s.y2) - 1], fill=s.colour)
+            else:
+                y = _px(s.y1) - w // 2
+                draw.rectangle([_px(s.x1), y, _px(s.x2) - 1, y + w - 1], fill=s.colour)
+    for s in shapes:
+        if isinstance(s, Label):
+            anchor = {"start": "ls", "middle": "ms", "end": "rs"}[s.anchor]
+            draw.text(
+                (_px(s.x), _px(s.y)), s.text, fill=s.colour, font=_font(s.bold, s.size), anchor=anchor,
+                stroke_width=_px(2) if s.halo else 0, stroke_fill=WHITE,
+            )  # fmt: skip
+
+
+class _Background:
+    """A layout's static part as PNG pixels, drawn once; reports draw on a copy.
+
+    Nothing a report draws overlaps a static text, so the static texts can go first.
+    """
+
+    def __init__(self, layout: _Layout) -> None:
+        self.image = Image.new("RGB", (_px(layout.width), _px(layout.height)), WHITE)
+        _draw(self.image, layout.static)
+
+    def png(self, dynamic: Sequence[Shape]) -> bytes:
+        img = self.image.copy()
+        _draw(img, dynamic)
+        return _encode_png(img)
+
+
+_lock = threading.Lock()  # Pillow's FreeType faces are shared: one chart at a time
+
+
+@lru_cache(maxsize=6)  # an areas background is about 5 MB: a few models × languages
+def _background(layout: _Layout) -> _Background:
+    return _Background(layout)
+
+
+def _encode_png(img: Image.Image) -> bytes:
     small = img.quantize(palette=_palette(), dither=Image.Dither.NONE)
     out = io.BytesIO()
-    small.save(out, format="PNG", compress_level=6)
+    small.save(out, format="PNG", compress_level=4)  # 4: well under 60 KB, a third faster than 6
     return out.getvalue()
 
 
@@ -372,30 +502,19 @@ def _palette() -> Image.Image:
     return pal
 
 
-_SVG_HEAD = re.compile(r"^.*?(?=<svg)", re.S)
-_SVG_METADATA = re.compile(r"<metadata>.*?</metadata>\s*", re.S)
-
-
-def _clean_svg(svg: str) -> str:
-    """The bare ``<svg>`` element: no XML prolog, DOCTYPE or metadata."""
-    svg = _SVG_METADATA.sub("", _SVG_HEAD.sub("", svg, count=1))
-    return svg.replace("font-family:'DejaVu Sans'", "font-family:'DejaVu Sans',Verdana,Arial,sans-serif")
+# --------------------------------------------------------------------------- charts
 
 
 def make_charts(areas: AreasChart, points: PointsChart, *, svg: bool = False) -> Charts:
     """Draw both charts: the PNGs always, the SVGs when ``svg`` is true."""
-    a = _areas_template(areas.names, areas.top, areas.axis_label)
-    p = _points_template(points.points_max, points.certain_max, points.thresholds, points.legend)
-    png: dict[str, bytes] = {}
-    svgs: dict[str, str] = {}
-    with a.lock:
-        a.update(areas)
-        png["areas"] = a.png()
-        if svg:
-            svgs["areas"] = a.svg()
-    with p.lock:
-        p.update(points)
-        png["points"] = p.png()
-        if svg:
-            svgs["points"] = p.svg()
-    return Charts(png, {"areas": a.size, "points": p.size}, svgs)
+    with _lock:
+        a = _areas_layout(areas.names, areas.top, areas.axis_label)
+        p = _points_layout(points.points_max, points.certain_max, points.thresholds, points.legend)
+        a_shapes, p_shapes = a.dynamic(areas), p.dynamic(points)
+        png = {
+            "areas": _background(a.layout).png(a_shapes),
+            "points": _background(p.layout).png(p_shapes),
+        }
+    svgs = {"areas": _svg(a.layout, a_shapes), "points": _svg(p.layout, p_shapes)} if svg else {}
+    size = {"areas": (a.layout.width, a.layout.height), "points": (p.layout.width, p.layout.height)}
+    return Charts(png, size, svgs)

@@ -8,7 +8,9 @@ unit). Three HTML variants come from one template:
 * ``mail``: Outlook-safe — layout tables with widths in px, CSS inlined by css-inline,
   no flex or grid, charts as PNG referenced by ``cid:``;
 * ``web``: semantic HTML with a ``<style>`` element and the charts as SVG;
-* ``print``: the web page with the print stylesheet, for :func:`bot.feedback.pdf.render_pdf`.
+* ``print``: the two-page handout for ledningens genomgång (``print.html.j2``: the summary
+  without the details, the areas chart as bars in the areas table, no images and no
+  stylesheet — :func:`bot.feedback.pdf.render_pdf` applies ``print.css.j2``).
 
 User-supplied text (the organisation's and the cycle's names, comments) reaches a template
 only as the escaped output of ``nh3.clean_text``, so it is shown as text and can never
@@ -313,8 +315,7 @@ def _context(
         "img_size": image_size,
         "alt": alt,
         "submit_url": submit_url,
-        "css": _css("feedback.css.j2") if variant in ("web", "print") else "",
-        "print_css": _css("print.css.j2") if variant == "print" else "",
+        "css": _css("feedback.css.j2") if variant == "web" else "",
     }
 
 
@@ -355,6 +356,16 @@ def render_html(
 ) -> tuple[str, dict[str, bytes]]:
     """One HTML variant and, for mail, its CID images."""
     lang = _pick_lang(model, lang)
+    if variant == "print":  # the handout draws its own chart: ``charts`` is not needed
+        html = _render_print(
+            model,
+            facts,
+            organisation_name=organisation_name,
+            cycle_name=cycle_name,
+            lang=lang,
+            settings=settings,
+        )
+        return html, {}
     alt = chart_alt(facts, lang)
     images: dict[str, bytes] = {}
     src: dict[str, str] = {}
@@ -378,6 +389,34 @@ def render_html(
         html = _inliner().inline(html)
         html = html.replace("</head>", f"<style>{_css('mobile.css.j2')}</style></head>", 1)
     return html, images
+
+
+def print_stylesheet() -> str:
+    """The PDF's stylesheet (A4, running head, page numbers), for :mod:`bot.feedback.pdf`."""
+    return _css("print.css.j2")
+
+
+# The handout's areas chart column (print.css.j2 ``.areas .chart``): bars up to this wide,
+# with this padding on the right; the organisation's level is one mark placed from the right.
+_CHART_MM = 38.0
+_CHART_PAD_MM = 5 * 25.4 / 72  # 5 pt
+
+
+def _render_print(
+    model: Model, facts: FeedbackFacts, *, organisation_name: str, cycle_name: str, lang: str, settings: Settings
+) -> str:  # fmt: skip
+    """The PDF handout's HTML: the summary, with the areas chart as bars in the areas table."""
+    ctx = _context(
+        model, facts, organisation_name=organisation_name, cycle_name=cycle_name, lang=lang, settings=settings,
+        variant="print", image_src={}, image_size={}, alt={}, submit_url=None,
+    )  # fmt: skip
+    top = max(facts.level.top, 1)
+    # level 0 keeps a sliver, as in the charts
+    ctx["bars"] = [round(100 * max(a.level, 0.04) / top, 1) for a in facts.areas]
+    ctx["mark_right"] = round(_CHART_PAD_MM + _CHART_MM * (1 - facts.level.level / top), 2)
+    ctx["overall_label"] = gettext(lang, "Er nivå: %(n)s", n=facts.level.level)
+    ctx["blockers"] = {g.id: g.blockers for g in facts.next.by_area} if facts.next else {}
+    return _env(True).get_template("print.html.j2").render(ctx)
 
 
 def render_feedback(
@@ -442,6 +481,7 @@ __all__ = [
     "format_key_figure",
     "format_pct",
     "format_signed",
+    "print_stylesheet",
     "render_feedback",
     "render_html",
     "render_text",
