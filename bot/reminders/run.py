@@ -334,7 +334,7 @@ async def _record(db: Database, cycle: Cycle, decisions: Sequence[Decision], now
                 .on_conflict_do_nothing(index_elements=_UNIQUE)
                 .returning(REMINDERS.c.organisation_id, REMINDERS.c.contact_id, REMINDERS.c.step)
             )
-            done = {tuple(r) for r in (await session.execute(stmt)).all()}
+            done = {tuple(r) for r in (await (await session.connection()).execute(stmt)).all()}
         inserted += [
             d
             for d in chunk
