@@ -143,6 +143,11 @@ class Settings(BaseSettings):
         "due then waits for the end. Empty: none.",
     )
     quiet_weekends: bool = Field(True, description="No reminders on Saturdays and Sundays.")
+    holidays: str = Field(
+        "SE",
+        description="Country (ISO 3166 code) whose public holidays, and days off in practice such as "
+        "midsommarafton, julafton and nyårsafton, get no reminders, like a weekend. Empty: none.",
+    )
     scheduler_interval: float = Field(
         60.0,
         description="Seconds between passes of the scheduler in `serve` (due reminders, deadlines); "

@@ -19,6 +19,7 @@ from bot.reminders.plan import (
     is_allowed,
     next_allowed,
     parse_days,
+    parse_holidays,
     parse_quiet_hours,
     step_moment,
 )
@@ -82,6 +83,35 @@ def test_quiet_hours_and_weekends(at: datetime, expected: datetime) -> None:
     assert next_allowed(at, POLICY) == expected.astimezone(UTC)
     assert is_allowed(expected, POLICY)
     assert is_allowed(at, POLICY) == (at == expected)
+
+
+@pytest.mark.parametrize(
+    ("at", "expected"),
+    [
+        (local(2027, 6, 25, 10), local(2027, 6, 28, 8)),  # midsommarafton (a Friday): Monday
+        (local(2027, 12, 23, 18, 30), local(2027, 12, 27, 8)),  # the evening before julafton: after Christmas
+        (local(2027, 12, 31, 9), local(2028, 1, 3, 8)),  # nyårsafton, nyårsdagen, a weekend
+        (local(2027, 5, 6, 9), local(2027, 5, 7, 8)),  # Kristi himmelsfärdsdag (a Thursday)
+        (local(2027, 5, 7, 9), local(2027, 5, 7, 9)),  # the day after: a working day
+        (local(2027, 11, 5, 9), local(2027, 11, 5, 9)),  # allahelgonsafton is not a day off
+    ],
+)
+def test_no_reminders_on_swedish_holidays(at: datetime, expected: datetime) -> None:
+    assert next_allowed(at, POLICY) == expected.astimezone(UTC)
+    assert is_allowed(at, Policy(holidays="")) or at.weekday() >= 5 or at.hour >= 18
+
+
+def test_holidays_configurable() -> None:
+    assert parse_holidays(" se ") == "SE"
+    assert parse_holidays("") == ""
+    with pytest.raises(ValueError, match="ASSESSBOT_HOLIDAYS"):
+        parse_holidays("Sverige")
+    thursday = local(2027, 5, 6, 9)  # Kristi himmelsfärdsdag
+    assert not is_allowed(thursday, POLICY)
+    assert is_allowed(thursday, Policy(holidays=""))
+    assert is_allowed(local(2027, 6, 25, 10), Policy(holidays="NO"))  # not a holiday in Norway
+    # a step due on midsommarafton waits for the next working day
+    assert step_moment(date(2027, 7, 2), 7, POLICY) == local(2027, 6, 28, 8).astimezone(UTC)
 
 
 def test_quiet_hours_configurable() -> None:
@@ -194,7 +224,10 @@ def test_inactivity_once_per_silence_and_not_right_after_a_reminder() -> None:
     state = org(last_activity_at=last, left=20)
     idle = [c for c in candidates(CYCLE, state, POLICY) if c.kind == "inactivity"]
     assert len(idle) == 1 and idle[0].step == "idle:20270414T174000"
-    assert idle[0].due_at == local(2027, 5, 6, 8).astimezone(UTC)  # the morning after
+    # the morning after, but 6 May 2027 is Kristi himmelsfärdsdag: the day after
+    assert idle[0].due_at == local(2027, 5, 7, 8).astimezone(UTC)
+    no_holidays = [c for c in candidates(CYCLE, state, Policy(holidays="")) if c.kind == "inactivity"]
+    assert no_holidays[0].due_at == local(2027, 5, 6, 8).astimezone(UTC)
     recorded = org(last_activity_at=last, left=20, past=(Past(COORD.id, idle[0].step, idle[0].due_at),))
     assert not [c for c in candidates(CYCLE, recorded, POLICY) if c.kind == "inactivity"]
     reminded = org(last_activity_at=last, left=20, past=(Past(COORD.id, "mid28", local(2027, 5, 4, 9)),))

@@ -47,8 +47,9 @@ recorded and no mail received from them since it was sent.
 contact who replied ``pausa`` in this cycle: those steps are recorded as skipped with the
 reason. A contact who is away (an out-of-office reply with a return date) gets the step
 after the return instead: postponed, not skipped. No reminder is due in quiet hours
-(``ASSESSBOT_QUIET_HOURS``, 18–08) or at weekends: a step due then falls due at the next
-allowed moment, so a run at night finds nothing and the morning run sends it. When several
+(``ASSESSBOT_QUIET_HOURS``, 18–08), at weekends or on holidays (``ASSESSBOT_HOLIDAYS``:
+Sweden's public holidays and midsommarafton, julafton and nyårsafton, from the ``holidays``
+package): a step due then falls due at the next allowed moment, so a run at night finds nothing and the morning run sends it. When several
 steps are due for one contact at once (after an absence, or when the service was down), only
 the latest is sent and the others are recorded as superseded.
 """
@@ -61,6 +62,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
+
+import holidays
 
 Kind = Literal["launch", "deadline", "inactivity", "escalation", "appoint"]
 DONE_STATUSES = frozenset({"completed", "submitted", "closed"})
@@ -78,6 +81,7 @@ class Policy:
     escalation_days: int = 14
     quiet: tuple[time, time] | None = (time(18, 0), time(8, 0))
     weekends: bool = True
+    holidays: str = "SE"  # a country code for the ``holidays`` package; "" for none
     zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Europe/Stockholm"))
 
     @classmethod
@@ -94,6 +98,7 @@ class Policy:
             escalation_days=settings.escalation_days,
             quiet=parse_quiet_hours(settings.quiet_hours),
             weekends=settings.quiet_weekends,
+            holidays=parse_holidays(settings.holidays),
             zone=ZoneInfo(settings.timezone),
         )
 
@@ -130,6 +135,33 @@ def parse_quiet_hours(text: str) -> tuple[time, time] | None:
     return None if quiet[0] == quiet[1] else quiet
 
 
+def parse_holidays(text: str) -> str:
+    """``"se"`` → ``"SE"``; empty → no holidays. A country the ``holidays`` package lacks is refused."""
+    code = text.strip().upper()
+    if code and code not in holidays.list_supported_countries():
+        raise ValueError(f"ASSESSBOT_HOLIDAYS has value {text!r}: not a supported country code, e.g. SE")
+    return code
+
+
+@lru_cache(maxsize=4096)
+def is_holiday(day: date, country: str) -> bool:
+    """Whether ``day`` is a public holiday, or a day off in practice, in ``country``."""
+    if not country:
+        return False
+    return day in _calendar(country, day.year)
+
+
+@lru_cache(maxsize=64)
+def _calendar(country: str, year: int) -> frozenset[date]:
+    return frozenset(
+        holidays.country_holidays(country, years=year, categories=_CATEGORIES.get(country, ("public",)))
+    )
+
+
+# Days that are not public holidays but on which offices are closed in practice.
+_CATEGORIES = {"SE": ("public", "de_facto")}
+
+
 # --- when ----------------------------------------------------------------------------------------
 
 
@@ -147,17 +179,20 @@ def _quiet_end(local: datetime, quiet: tuple[time, time]) -> datetime | None:
 
 
 def is_allowed(at: datetime, policy: Policy) -> bool:
-    """Whether a reminder may go out at ``at`` (not in quiet hours, not at a weekend)."""
+    """Whether a reminder may go out at ``at`` (not in quiet hours, at a weekend or on a holiday)."""
     return next_allowed(at, policy) == at.astimezone(UTC)
 
 
 def next_allowed(at: datetime, policy: Policy) -> datetime:
-    """The first moment at or after ``at`` outside quiet hours and weekends (UTC)."""
+    """The first moment at or after ``at`` outside quiet hours, weekends and holidays (UTC)."""
     local = at.astimezone(policy.zone)
-    for _ in range(16):
+    for _ in range(32):
         if policy.weekends and local.weekday() >= 5:
             monday = local.date() + timedelta(days=7 - local.weekday())
             local = datetime.combine(monday, time(0), policy.zone)
+            continue
+        if is_holiday(local.date(), policy.holidays):
+            local = datetime.combine(local.date() + timedelta(days=1), time(0), policy.zone)
             continue
         end = _quiet_end(local, policy.quiet) if policy.quiet else None
         if end is not None:
