@@ -5,7 +5,9 @@
 ready to show). Nothing touches the database until the whole entry is valid.
 :class:`Known` tells whether an organisation is already registered: the same organisation
 number, or, when no number is given, the same name and type. :func:`store` inserts entries,
-their contacts and an audit entry each, in the caller's transaction.
+their contacts and an audit entry each, in the caller's transaction; :func:`import_rows`
+does a whole import (``org import`` and the administrators' upload alike): a row with a
+problem or a duplicate within the file is refused, one already registered is skipped.
 
 Organisation numbers are kept as their 10 digits (``212000-0142`` → ``2120000142``) and
 must pass the Luhn check; e-mail addresses are kept in lower case. The mail domains of an
@@ -402,3 +404,54 @@ async def store(
     session.add_all(rows)
     await session.flush()
     return orgs
+
+
+@dataclass(slots=True)
+class ImportOutcome:
+    """What an import did, by line: stored (with the entry), skipped as known, refused (reason)."""
+
+    stored: list[tuple[int, OrganisationEntry]] = field(default_factory=list)
+    skipped: dict[int, str] = field(default_factory=dict)
+    refused: dict[int, str] = field(default_factory=dict)
+
+
+async def import_rows(
+    session: AsyncSession,
+    columns: dict[str, int],
+    rows: Iterable[tuple[int, Sequence[str]]],
+    *,
+    default_language: str,
+    actor: str = "cli",
+    details: dict[str, Any],
+) -> ImportOutcome:
+    """Check and store the rows of an import sheet in the caller's transaction.
+
+    A row with a problem, or one repeating an organisation given earlier in the same file, is
+    refused and nothing of it is stored; an organisation already registered is skipped. Each
+    stored one gets an audit entry with ``details`` and its line.
+    """
+    out = ImportOutcome()
+    entries: list[tuple[int, OrganisationEntry]] = []
+    for line, cells in rows:
+        try:
+            entries.append((line, entry_from_row(columns, cells, default_language)))
+        except Invalid as exc:
+            out.refused[line] = "; ".join(exc.problems)
+    known = await Known.load(session)
+    seen_in_file = Known()
+    for line, entry in entries:
+        if duplicate := known.duplicate(entry):
+            out.skipped[line] = duplicate
+        elif duplicate := seen_in_file.duplicate(entry):
+            out.refused[line] = duplicate
+        else:
+            seen_in_file.note(entry.name, entry.type, entry.orgnr, f"rad {line}")
+            out.stored.append((line, entry))
+    await store(
+        session,
+        [entry for _, entry in out.stored],
+        action="org.import",
+        actor=actor,
+        details=[{**details, "line": line} for line, _ in out.stored],
+    )
+    return out

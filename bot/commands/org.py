@@ -25,11 +25,11 @@ from sqlalchemy.exc import IntegrityError
 from bot.commands.common import CommandError, error, run_with_database
 from bot.db.database import Database
 from bot.organisations import (
+    ImportOutcome,
     Invalid,
     Known,
-    OrganisationEntry,
-    entry_from_row,
     import_columns,
+    import_rows,
     organisation_entry,
     store,
 )
@@ -102,42 +102,20 @@ def import_file(args: argparse.Namespace) -> int:
     for text in unknown:
         error(f"{path.name}: okänd kolumn {text!r} läses inte")
 
-    refused: dict[int, str] = {}
-    entries: list[tuple[int, OrganisationEntry]] = []
-    for line, cells in sheet.rows:
-        try:
-            entries.append((line, entry_from_row(columns, cells, settings.language)))
-        except Invalid as exc:
-            refused[line] = "; ".join(exc.problems)
-
-    skipped: dict[int, str] = {}
-    stored: list[int] = []
+    outcome = ImportOutcome()
 
     async def body(db: Database) -> int:
+        nonlocal outcome
         async with db.transaction() as session:
-            known = await Known.load(session)
-            seen_in_file = Known()
-            accepted: list[tuple[int, OrganisationEntry]] = []
-            for line, entry in entries:
-                if duplicate := known.duplicate(entry):
-                    skipped[line] = duplicate
-                elif duplicate := seen_in_file.duplicate(entry):
-                    refused[line] = duplicate
-                else:
-                    seen_in_file.note(entry.name, entry.type, entry.orgnr, f"rad {line}")
-                    accepted.append((line, entry))
-            await store(
-                session,
-                [entry for _, entry in accepted],
-                action="org.import",
-                details=[{"file": path.name, "line": line} for line, _ in accepted],
+            outcome = await import_rows(
+                session, columns, sheet.rows, default_language=settings.language, details={"file": path.name}
             )
-            stored.extend(line for line, _ in accepted)
         return 0
 
     code = run_with_database(settings, body)
     if code:
         return code
+    refused, skipped, stored = outcome.refused, outcome.skipped, outcome.stored
     for line in sorted(refused):
         print(f"rad {line}: {refused[line]}", file=sys.stderr)
     for line in sorted(skipped):

@@ -44,7 +44,7 @@ from bot.db.queries import Ambiguous, NotFound
 from bot.db.tables import ORG_TYPES, Contact, Cycle, Organisation, Reminder, now
 from bot.i18n import gettext
 from bot.keys import DB, MODEL, SETTINGS
-from bot.organisations import Invalid, Known, OrganisationEntry, entry_from_row, import_columns, store
+from bot.organisations import Invalid, import_columns, import_rows
 from bot.reminders.plan import Policy, candidates
 from bot.reminders.run import load_states
 from bot.sheets import SheetError, read_sheet
@@ -344,39 +344,20 @@ async def _import(
             }
         except Invalid as exc:
             return {"problems": list(exc.problems), "stored": [], "skipped": {}, "refused": {}}
-    refused: dict[int, str] = {}
-    entries: list[tuple[int, OrganisationEntry]] = []
-    for line, cells in sheet.rows:
-        try:
-            entries.append((line, entry_from_row(columns, cells, settings.language)))
-        except Invalid as exc:
-            refused[line] = "; ".join(exc.problems)
-    skipped: dict[int, str] = {}
-    stored: list[str] = []
     async with request.app[DB].transaction() as session:
-        known = await Known.load(session)
-        seen = Known()
-        accepted: list[tuple[int, OrganisationEntry]] = []
-        for line, entry in entries:
-            if duplicate := known.duplicate(entry):
-                skipped[line] = duplicate
-            elif duplicate := seen.duplicate(entry):
-                refused[line] = duplicate
-            else:
-                seen.note(entry.name, entry.type, entry.orgnr, f"rad {line}")
-                accepted.append((line, entry))
-        await store(
+        outcome = await import_rows(
             session,
-            [entry for _, entry in accepted],
-            action="org.import",
-            details=[{"file": filename, "line": line, "by": actor} for line, _ in accepted],
+            columns,
+            sheet.rows,
+            default_language=settings.language,
+            actor=actor,
+            details={"file": filename, "by": actor},
         )
-        stored = [entry.name for _, entry in accepted]
     return {
         "problems": [f"okänd kolumn {text!r} läses inte" for text in unknown],
-        "stored": stored,
-        "skipped": dict(sorted(skipped.items())),
-        "refused": dict(sorted(refused.items())),
+        "stored": [entry.name for _, entry in outcome.stored],
+        "skipped": dict(sorted(outcome.skipped.items())),
+        "refused": dict(sorted(outcome.refused.items())),
     }
 
 
