@@ -10,6 +10,11 @@ Theory of operation:
    ``Scorer.choice`` and given an id; its points, step and projected points go into lookup
    arrays. A dictionary from ``(question, options, certain)`` to ``(column, code)`` makes
    encoding one dictionary lookup per answer.
+   :meth:`BatchScorer.encode_lines` does the same for a chunk of JSON lines without parsing
+   most of them: a line in orjson's compact form is cut at the members of ``answers`` and
+   ``validation``, and each member's text is looked up in a dictionary of texts that were
+   parsed and checked once (way 1); other plain lines are decoded by msgspec into strict
+   types (way 2); anything else is left to ``encode`` (exact errors included).
 2. :meth:`BatchScorer.score_rows` applies every rule of ``scoring-rules.md`` to the whole
    chunk with NumPy: prefix slices for ``Q(n)`` (columns are in level order), column subsets
    for areas, a stable ``argsort`` where an order is needed.
@@ -26,8 +31,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import compress
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
 import numpy as np
 import orjson
 from numpy.typing import NDArray
@@ -41,6 +47,31 @@ _MAX_KEYS = 1 << 20
 
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
+
+
+class _Answer(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One answer as way 2 of ``encode_lines`` reads it (hashable: half of a lookup key)."""
+
+    options: tuple[str, ...]
+    certain: bool
+
+
+# orjson reads integers beyond 64 bits as float; way 2 takes only int64 (msgspec's bounds)
+# and steps aside otherwise, so that both read a value alike
+_JsonInt = Annotated[int, msgspec.Meta(ge=-(1 << 63), le=(1 << 63) - 1)]
+
+
+class _Document(msgspec.Struct, forbid_unknown_fields=True):
+    """An answer document in its plain form. Anything else (other keys, ``certain`` as 1/0,
+    options as a string, floats, …) fails to decode and goes the general way."""
+
+    model: str | msgspec.UnsetType = msgspec.UNSET
+    answers: dict[str, _Answer] = {}
+    validation: dict[str, str | _JsonInt | None] | None = None
+
+
+_decode_document = msgspec.json.Decoder(_Document).decode
+_DecodeError = msgspec.DecodeError  # ValidationError is a subclass
 
 
 def _j(value: Any) -> bytes:
@@ -87,10 +118,10 @@ class _Segments:
         if not self.parts:
             return [b""] * self.n
         block = np.hstack(self.parts) if len(self.parts) > 1 else np.ascontiguousarray(self.parts[0])
-        width = block.shape[1]
-        data = block.tobytes()
         self.parts = []
-        return [data[r * width : (r + 1) * width] for r in range(self.n)]
+        # one bytes object per row (JSON text holds no NUL, which the conversion would drop)
+        rows: list[bytes] = block.view(f"S{block.shape[1]}").ravel().tolist()
+        return rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +164,18 @@ class BatchScorer:
         self._arrays_size = -1
         self.unanswered_code = [self._register(i, s.unanswered[i]) * 3 for i in range(n)]
         self._keys: dict[tuple[str, tuple[str, ...], bool], tuple[int, int]] = {}
+        # the fast ways of encode_lines, what they have checked
+        self._apieces: dict[bytes, int] = {}  # way 1: answer text -> column + n * code, or -1
+        self._vparts: dict[bytes, bytes] = {}  # way 1: key figure text -> its JSON
+        self._vrejected: set[bytes] = set()  # way 1: key figure texts it cannot take
+        self._vsame: set[bytes] = set()  # way 1: key figure texts already in normal form
+        self._vindex: dict[bytes, int] = {}  # way 1: key figure text -> index of its question
+        self._vnames = list(s.validation)
+        self._hits: dict[tuple[str, _Answer], int] = {}  # way 2
+        self._vitems: dict[tuple[str, str | int | None], bytes] = {}  # way 2
+        self._line_head = b'{"model":%s,"answers":' % _j(model.id)
+        self._id_list_text: dict[bytes, bytes] = {}  # bits of chosen questions -> JSON list items
+        self._unanswered = np.array(self.unanswered_code, dtype=np.int64)
         # "questions": per column, one fragment per (points, certainty), padded to one width
         self.pmax = s.cap + 1
         cert_json = (b"null", b"false", b"true")
@@ -237,6 +280,229 @@ class BatchScorer:
                 row[column] = code
         return row, s.validation_values(validation)
 
+    def encode_lines(self, lines: Sequence[bytes]) -> tuple[IntArray, list[bytes], list[int]]:
+        """Codes and key-figure JSON of a chunk of JSON lines, read the fast ways.
+
+        Returns ``(codes, validation, slow)``: a row of codes and the JSON of the normalised
+        key figures for every line, and the indices of the lines that the fast ways leave
+        alone, whose rows are unanswered and whose JSON is empty: anything that is not a
+        plain, allowed answer document (an error, a blank line, ``certain`` written as 1,
+        another key, …). Those lines must go through :meth:`encode`, which gives the same
+        row or the exact error. A line that a fast way reads is read as :meth:`encode`
+        reads it:
+
+        1. A line in the compact form that orjson writes, ``{"model":…,"answers":{…},
+           "validation":{…}}`` (these three keys in this order), is cut into its answers and
+           key figures as text, and each piece is looked up. A piece is remembered only
+           after it was parsed and checked by the same code as :meth:`encode`, and only when
+           it is exactly one member in compact form; the pieces rejoined are the line, so a
+           line of remembered pieces is that sequence of members. A question or key figure
+           given twice sends the line to way 2.
+        2. Any other line is decoded with msgspec into types that admit only what orjson
+           reads alike (``_Document``); each answer is checked once and remembered.
+        """
+        n = len(lines)
+        if not n:
+            return np.zeros((0, self.n), dtype=np.int64), [], []
+        head = self._line_head
+        opening = head + b'{"'  # before the first answer
+        cut = len(opening)
+        nothing = head + b"{"  # no answers
+        pieces: list[bytes] = []  # the answers of the compact lines, in order
+        counts = [0] * n  # answers per line
+        vjson = [b""] * n
+        vpieces: list[bytes] = []  # the key figures of the compact lines, in order
+        vcounts = [0] * n
+        other: list[int] = []  # lines for way 2
+        vpart = self._vparts.__getitem__
+        as_given = self._vsame.issuperset
+        for k, line in enumerate(lines):
+            # head{"A1},"A2},"…},"Am}},"validation":{…}}: cut at '},"' the line is
+            # [head{"A1, A2, …, Am}, validation":{…}}]; rejoined, the pieces are the line
+            ps = line.split(b'},"')
+            last = ps.pop()
+            if last[-1:] == b"\n":
+                last = last[:-1]
+            if not ps or last[:12] != b'validation":' or last[-1:] != b"}":
+                other.append(k)
+                continue
+            if len(ps) == 1 and ps[0] == nothing:
+                ps = []
+            elif ps[0][:cut] == opening and ps[-1][-1:] == b"}":
+                ps[-1] = ps[-1][:-1]
+                ps[0] = ps[0][cut:]
+            else:
+                other.append(k)
+                continue
+            validation = last[12:-1]
+            if validation == b"{}":
+                vjson[k] = validation
+            elif validation[:2] == b'{"' and validation[-1:] == b"}":
+                vs = validation[2:-1].split(b',"')
+                if as_given(vs):  # every key figure already in normal form
+                    vjson[k] = validation
+                else:
+                    try:
+                        vjson[k] = b"{" + b",".join(map(vpart, vs)) + b"}"
+                    except KeyError:  # a piece not seen before, or not for way 1
+                        parts = [self._validation_piece(v) for v in vs]
+                        if None in parts:
+                            other.append(k)
+                            continue
+                        vjson[k] = b"{" + b",".join(p for p in parts if p is not None) + b"}"
+                vpieces += vs
+                vcounts[k] = len(vs)
+            else:
+                other.append(k)
+                continue
+            pieces += ps
+            counts[k] = len(ps)
+        try:  # the common case: every piece seen before
+            hits = np.array(list(map(self._apieces.__getitem__, pieces)), dtype=np.int64)
+        except KeyError:
+            hits = np.array([self._answer_piece(p) for p in pieces], dtype=np.int64)
+        row_of = np.repeat(np.arange(n), counts)
+        cols = hits % self.n
+        # lines with a piece not for way 1, or a question or key figure given twice
+        # (JSON keeps the last value in the first place): way 2 reads them as a whole
+        twice = np.bincount(row_of * self.n + cols, minlength=n * self.n).reshape(n, -1).max(axis=1) > 1
+        if vpieces:
+            vrow_of = np.repeat(np.arange(n), vcounts)
+            vidx = np.fromiter(map(self._vindex.__getitem__, vpieces), dtype=np.int64, count=len(vpieces))
+            nv = len(self._vnames)
+            twice |= np.bincount(vrow_of * nv + vidx, minlength=n * nv).reshape(n, -1).max(axis=1) > 1
+        bad = twice
+        bad[row_of[hits < 0]] = True
+        codes = np.tile(self._unanswered, (n, 1))
+        if bad.any():
+            keep = ~bad[row_of]
+            row_of, cols, hits = row_of[keep], cols[keep], hits[keep]
+            for k in np.flatnonzero(bad).tolist():
+                vjson[k] = b""
+                other.append(k)
+        codes[row_of, cols] = hits // self.n
+        slow = []
+        rows2: list[int] = []  # way 2: row and column + n * code of every answer
+        hits2: list[int] = []
+        for k in sorted(other):
+            try:
+                found, vjson[k] = self._typed(lines[k])
+            except (_DecodeError, ValueError):  # AnswerFileError, UnicodeDecodeError
+                slow.append(k)
+                continue
+            hits2 += found
+            rows2 += [k] * len(found)
+        if hits2:
+            found_at = np.array(hits2, dtype=np.int64)
+            codes[rows2, found_at % self.n] = found_at // self.n
+        return codes, vjson, slow
+
+    def _answer_piece(self, piece: bytes) -> int:
+        """``column + n * code`` of an answer as compact text ``1.1":{…}`` (way 1 of
+        :meth:`encode_lines`), or -1 when way 1 cannot take it. Checked once, then remembered."""
+        hit = self._apieces.get(piece)
+        if hit is None:
+            hit = -1
+            text = b'{"' + piece + b"}}"
+            try:
+                doc = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                doc = None
+            if type(doc) is dict and len(doc) == 1 and orjson.dumps(doc) == text:
+                ((qid, ans),) = doc.items()
+                try:
+                    column, code = self._slow(qid, ans)
+                    hit = column + self.n * code
+                except AnswerFileError:
+                    pass
+            if len(self._apieces) < _MAX_KEYS:
+                self._apieces[piece] = hit
+        return hit
+
+    def _validation_piece(self, piece: bytes) -> bytes | None:
+        """The JSON of a key figure given as compact text ``V1":"12"`` (way 1 of
+        :meth:`encode_lines`), or None when way 1 cannot take it (a value left out, an
+        error, another form). Checked once, then remembered."""
+        part = self._vparts.get(piece)
+        if part is not None or piece in self._vrejected:
+            return part
+        text = b'{"' + piece + b"}"
+        try:
+            doc = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            doc = None
+        if type(doc) is dict and len(doc) == 1 and orjson.dumps(doc) == text:
+            try:
+                values = self.s.validation_values(doc)
+            except AnswerFileError:
+                values = {}
+            for vid, value in values.items():
+                part = _j(vid) + b":" + _j(value)
+        if len(self._vparts) + len(self._vrejected) >= _MAX_KEYS:
+            return None  # not remembered, so not for way 1
+        if part is None:
+            self._vrejected.add(piece)
+        else:
+            self._vparts[piece] = part
+            self._vindex[piece] = self._vnames.index(next(iter(doc)))
+            if part == b'"' + piece:
+                self._vsame.add(piece)
+        return part
+
+    def _typed(self, line: bytes) -> tuple[list[int], bytes]:
+        """``column + n * code`` of every answer and the key-figure JSON of one line,
+        decoded with msgspec (way 2 of :meth:`encode_lines`).
+
+        Raises:
+            msgspec.DecodeError: not a plain answer document (:meth:`encode` decides).
+            UnicodeDecodeError: text that is not UTF-8 (likewise).
+            AnswerFileError: an answer or key figure that :meth:`encode` rejects.
+        """
+        doc = _decode_document(line)
+        if doc.model is not msgspec.UNSET and doc.model != self.s.model.id:
+            raise AnswerFileError("another model")
+        answers = doc.answers.items()
+        try:  # the common case: every answer seen before
+            hits = list(map(self._hits.__getitem__, answers))
+        except KeyError:
+            hits = [self._hit(item) for item in answers]
+        v = doc.validation
+        if not v:
+            return hits, b"{}"
+        try:
+            parts = list(map(self._vitems.__getitem__, v.items()))
+        except KeyError:
+            parts = [self._validation_part(item) for item in v.items()]
+        return hits, b"{" + b",".join(filter(None, parts)) + b"}"
+
+    def _hit(self, item: tuple[str, _Answer]) -> int:
+        """``column + n * code`` of one answer of way 2 (checked once, then remembered)."""
+        hit = self._hits.get(item)
+        if hit is None:
+            qid, ans = item
+            i = self.s.position.get(qid)
+            if i is None:
+                raise AnswerFileError(AnswerProblem(qid, "unknown_question"))
+            choice = self.s.choice(i, ans.options)
+            hit = i + self.n * (self._register(i, choice) * 3 + (_CERTAIN if ans.certain else _UNCERTAIN))
+            if len(self._hits) < _MAX_KEYS:
+                self._hits[item] = hit
+        return hit
+
+    def _validation_part(self, item: tuple[str, str | int | None]) -> bytes:
+        """The JSON member of one key figure of way 2 (b"" when it is left out)."""
+        part = self._vitems.get(item)
+        if part is None:
+            vid, value = item
+            part = b"".join(_j(k) + b":" + _j(v) for k, v in self.s.validation_values({vid: value}).items())
+            if len(self._vitems) < _MAX_KEYS:
+                self._vitems[item] = part
+        return part
+
+    def validation_json(self, values: Mapping[str, str]) -> bytes:
+        """The JSON of normalised key figures, as in a score result."""
+        return self._validation_json(values)
+
     def encode_answer(self, qid: str, options: Sequence[str], certain: bool) -> tuple[int, int]:
         """``(column, code)`` of one answer given as its parts (as stored, not as JSON).
 
@@ -322,9 +588,19 @@ class BatchScorer:
         """The JSON of the score result of every row, without newline."""
         if not rows:
             return []
+        return self.score_codes(
+            np.array(rows, dtype=np.int64), [self._validation_json(v) for v in validations]
+        )
+
+    def score_codes(self, codes: IntArray, validation: Sequence[bytes]) -> list[bytes]:
+        """The JSON of the score result of every row of codes, without newline.
+
+        ``validation`` holds the JSON of each row's normalised key figures.
+        """
+        if not len(codes):
+            return []
         top = self.top
         points_of, _, proj_of, optmask_of, flag_of = self._lookup()
-        codes = np.array(rows, dtype=np.int64)
         gid = codes // 3
         cert = codes - gid * 3
         pts = points_of[gid]
@@ -341,7 +617,7 @@ class BatchScorer:
         certain_required = self.c_of[nxt]
         # MSBFS indication
         optmask = optmask_of[gid]
-        packed = np.zeros((len(rows), len(self.req_conds)), dtype=np.int64)
+        packed = np.zeros((len(codes), len(self.req_conds)), dtype=np.int64)
         for k, conds in enumerate(self.req_conds):
             for c, (i, bit, mp) in enumerate(conds):
                 holds = ((optmask[:, i] >> bit) & 1).astype(bool) if bit >= 0 else pts[:, i] >= mp
@@ -349,7 +625,7 @@ class BatchScorer:
         has_next = level < top
         at_zero = level == 0
         nums = self._ints
-        segs = _Segments(len(rows))
+        segs = _Segments(len(codes))
         segs.text(self.head)
         for name, values in (
             (b"level", level),
@@ -395,33 +671,37 @@ class BatchScorer:
         segs.maybe(at_zero, b"]}")
         segs.text(b"}")
         seg_end = segs.cut()
-        qj = self.qjson
-        empty = b""
-        return [
-            b"".join(
-                (
-                    head,
-                    self._validation_json(val),
-                    nx,
-                    b",".join(compress(qj, bel)) if hn else empty,
-                    fw,
-                    b",".join(compress(qj, flg)) if z else empty,
-                    end,
-                )
+        seg_below = self._id_lists(below, has_next)
+        seg_flagged = self._id_lists(flag_of[gid] & answered, at_zero)
+        return list(
+            map(
+                b"".join,
+                zip(
+                    seg_head, validation, seg_next, seg_below, seg_forward, seg_flagged, seg_end, strict=True
+                ),
             )
-            for head, val, nx, bel, hn, fw, flg, z, end in zip(
-                seg_head,
-                validations,
-                seg_next,
-                below.tolist(),
-                has_next.tolist(),
-                seg_forward,
-                (flag_of[gid] & answered).tolist(),
-                at_zero.tolist(),
-                seg_end,
-                strict=True,
-            )
-        ]
+        )
+
+    def _id_lists(self, chosen: BoolArray, present: BoolArray) -> list[bytes]:
+        """Per row, the JSON list items of the chosen questions (b"" where not present).
+
+        Rows are keyed by the bits of their choice and the list text remembered per key.
+        """
+        chosen = chosen & present[:, None]
+        bits = np.packbits(chosen, axis=1)
+        # equal-length keys: dropping trailing NULs (bytes_ does) keeps them distinct
+        keys: list[bytes] = bits.view(f"S{bits.shape[1]}").ravel().tolist()
+        known = self._id_list_text
+        out = list(map(known.get, keys))
+        if None in out:
+            qj = self.qjson
+            for r, key in enumerate(keys):
+                if out[r] is None:
+                    text = b",".join(compress(qj, chosen[r].tolist()))
+                    if len(known) < _MAX_KEYS:
+                        known[key] = text
+                    out[r] = text
+        return out  # type: ignore[return-value]
 
     def _validation_json(self, values: Mapping[str, str]) -> bytes:
         if not values:

@@ -12,12 +12,13 @@ import argparse
 import gc
 import os
 import sys
+from itertools import islice
 from typing import IO
 
 import orjson
 
 from conversations.questionnaire import Model, ModelError, load_model
-from scoring.batch import batch_scorer_for
+from scoring.batch import BatchScorer, batch_scorer_for
 from scoring.score import AnswerFileError, score_document
 
 
@@ -62,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def batch(model: Model, path: str, chunk_size: int = 1024) -> int:
+def batch(model: Model, path: str, chunk_size: int = 4096) -> int:
     try:
         return _batch(model, path, chunk_size)
     except BrokenPipeError:  # the reader went away (e.g. `| head`): stop quietly
@@ -81,36 +82,49 @@ def _batch(model: Model, path: str, chunk_size: int) -> int:
     except OSError as exc:
         print(f"{path}: {exc.strerror}", file=sys.stderr)
         return 2
-
-    def flush(
-        entries: list[tuple[int, bytes | None]], rows: list[list[int]], vals: list[dict[str, str]]
-    ) -> None:
-        scored = iter(scorer.score_rows(rows, vals))
-        out.write(b"\n".join(line if line is not None else next(scored) for _, line in entries) + b"\n")
-
     with source:
-        entries: list[tuple[int, bytes | None]] = []
-        rows: list[list[int]] = []
-        vals: list[dict[str, str]] = []
-        loads, encode = orjson.loads, scorer.encode
-        for number, line in enumerate(source, start=1):
-            try:
-                row, val = encode(loads(line))
-            except (orjson.JSONDecodeError, AnswerFileError) as exc:
-                if not line.strip():
-                    continue
-                failed += 1
-                message = f"not valid JSON: {exc}" if isinstance(exc, orjson.JSONDecodeError) else str(exc)
+        first = 1  # the number of the chunk's first line
+        while lines := list(islice(source, chunk_size)):
+            results, errors = score_chunk(scorer, lines, first)
+            first += len(lines)
+            for number, message in errors:
                 print(f"{path}:{number}: {message}", file=sys.stderr)
-                entries.append((number, orjson.dumps({"line": number, "error": message})))
-                continue
-            rows.append(row)
-            vals.append(val)
-            entries.append((number, None))
-            if len(entries) >= chunk_size:
-                flush(entries, rows, vals)
-                entries, rows, vals = [], [], []
-        if entries:
-            flush(entries, rows, vals)
+            failed += len(errors)
+            if results:
+                results.append(b"")
+                out.write(b"\n".join(results))  # one write per chunk
     out.flush()
     return 2 if failed else 0
+
+
+def score_chunk(
+    scorer: BatchScorer, lines: list[bytes], first: int
+) -> tuple[list[bytes], list[tuple[int, str]]]:
+    """The output lines (without newline) of a chunk of input lines, the first numbered
+    ``first``, and the errors as ``(line number, message)``. A blank line has no output."""
+    # plain documents in one go; the rest (errors, blank lines, unusual spellings) one by
+    # one, exactly as a single document is read
+    codes, validation, slow = scorer.encode_lines(lines)
+    errors: dict[int, bytes] = {}
+    messages: list[tuple[int, str]] = []
+    skipped: set[int] = set()
+    for k in slow:
+        line, number = lines[k], first + k
+        try:
+            row, val = scorer.encode(orjson.loads(line))
+        except (orjson.JSONDecodeError, AnswerFileError) as exc:
+            if not line.strip():
+                skipped.add(k)
+                continue
+            message = f"not valid JSON: {exc}" if isinstance(exc, orjson.JSONDecodeError) else str(exc)
+            messages.append((number, message))
+            errors[k] = orjson.dumps({"line": number, "error": message})
+            continue
+        codes[k] = row
+        validation[k] = scorer.validation_json(val)
+    if not errors and not skipped:
+        return scorer.score_codes(codes, validation), messages
+    keep = [k for k in range(len(lines)) if k not in errors and k not in skipped]
+    scored = iter(scorer.score_codes(codes[keep], [validation[k] for k in keep]))
+    results = [errors[k] if k in errors else next(scored) for k in range(len(lines)) if k not in skipped]
+    return results, messages
