@@ -51,8 +51,8 @@ def mail_effects(settings: Settings, model: Model) -> Effects:
                         progress.remaining(),
                     )
                 )
-            in_reply_to = None
-            if ctx.inbound_id is not None:
+            in_reply_to = ctx.inbound_message_id
+            if in_reply_to is None and ctx.inbound_id is not None:
                 in_reply_to = (
                     await session.exec(
                         select(InboundMessage.message_id).where(InboundMessage.id == ctx.inbound_id)

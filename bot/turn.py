@@ -26,7 +26,17 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import events
 from bot.db.database import Database
-from bot.db.tables import Answer, AnswerRevision, AuditEntry, Contact, Cycle, Organisation, Response, now
+from bot.db.tables import (
+    Answer,
+    AnswerRevision,
+    AuditEntry,
+    Contact,
+    Cycle,
+    Organisation,
+    Response,
+    from_row,
+    now,
+)
 from conversations.engine import Step, step
 from conversations.questionnaire import Model
 from conversations.replies import Note
@@ -50,7 +60,7 @@ class TurnContext:
     cycle: Cycle
     contact: Contact | None
     inbound_id: int | None
-    inbound_message_id: str | None = None
+    inbound_message_id: str | None = None  # as stored on the inbound row (the receipt's In-Reply-To)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,23 +110,36 @@ def _record(row: Any) -> AnswerRecord:
 
 _ANSWER_FIELDS = ("options", "value", "certain", "comment", "skipped", "by", "channel", "at", "revision")
 CYCLES = cast(sa.Table, Cycle.__table__)  # type: ignore[attr-defined]
+ORGANISATIONS = cast(sa.Table, Organisation.__table__)  # type: ignore[attr-defined]
+_ORG, _CYCLE = "organisation__", "cycle__"
+# The response with its organisation and cycle in one statement: the effects need them.
 _SELECT_RESPONSE = (
-    sa.select(RESPONSES, CYCLES.c.status.label("cycle_status"))
+    sa.select(
+        RESPONSES,
+        CYCLES.c.status.label("cycle_status"),
+        *(c.label(_ORG + c.name) for c in ORGANISATIONS.c),
+        *(c.label(_CYCLE + c.name) for c in CYCLES.c),
+    )
     .join(CYCLES, CYCLES.c.id == RESPONSES.c.cycle_id)
+    .join(ORGANISATIONS, ORGANISATIONS.c.id == RESPONSES.c.organisation_id)
     .where(RESPONSES.c.id == sa.bindparam("rid"))
 )
+
+
+def _joined(row: Any, prefix: str) -> dict[str, Any]:
+    return {k[len(prefix) :]: v for k, v in row._mapping.items() if k.startswith(prefix)}
+
+
 _SELECT_ANSWERS = sa.select(*_ANSWER_COLUMNS).where(ANSWERS.c.response_id == sa.bindparam("rid"))
-_UPDATE_RESPONSE = (
-    RESPONSES.update()
-    .where(RESPONSES.c.id == sa.bindparam("rid"), RESPONSES.c.version == sa.bindparam("old_version"))
-    .values(
-        version=sa.bindparam("new_version"),
-        status=sa.bindparam("new_status"),
-        section=sa.bindparam("new_section"),
-        sections_sent=sa.bindparam("new_sections_sent"),
-        last_activity_at=sa.bindparam("at", type_=RESPONSES.c.last_activity_at.type),
-    )
-)
+_RESPONSE_VALUES = {
+    "version": sa.bindparam("new_version"),
+    "status": sa.bindparam("new_status"),
+    "section": sa.bindparam("new_section"),
+    "sections_sent": sa.bindparam("new_sections_sent"),
+    "last_activity_at": sa.bindparam("at", type_=RESPONSES.c.last_activity_at.type),
+}
+_RESPONSE_WHERE = (RESPONSES.c.id == sa.bindparam("rid"), RESPONSES.c.version == sa.bindparam("old_version"))
+_UPDATE_RESPONSE = RESPONSES.update().where(*_RESPONSE_WHERE).values(_RESPONSE_VALUES)
 _UPDATE_ANSWER = (
     ANSWERS.update()
     .where(ANSWERS.c.response_id == sa.bindparam("rid"), ANSWERS.c.question == sa.bindparam("q"))
@@ -124,6 +147,17 @@ _UPDATE_ANSWER = (
 )
 _INSERT_ANSWER = ANSWERS.insert()
 _INSERT_REVISION = REVISIONS.insert()
+_INSERT_AUDIT = cast(sa.Table, AuditEntry.__table__).insert()  # type: ignore[attr-defined]
+
+
+def _update_response(extra: Mapping[str, Any]) -> sa.Update:
+    """The conditional update of the response row, with the turn's extra columns if any."""
+    if not extra:
+        return _UPDATE_RESPONSE
+    values: dict[str, Any] = dict(_RESPONSE_VALUES)
+    for name in extra:
+        values[name] = sa.bindparam(f"extra_{name}", type_=RESPONSES.c[name].type)
+    return RESPONSES.update().where(*_RESPONSE_WHERE).values(values)
 
 
 def state_from_rows(response: Any, rows: Any) -> ConversationState:
@@ -180,20 +214,6 @@ async def _store(
     if new.version == before.version:
         return True
     conn = await session.connection()
-    updated = await conn.execute(
-        _UPDATE_RESPONSE,
-        {
-            "rid": response.id,
-            "old_version": before.version,
-            "new_version": new.version,
-            "new_status": new.status,
-            "new_section": new.section,
-            "new_sections_sent": " ".join(sorted(new.sections_sent)),
-            "at": turn.at,
-        },
-    )
-    if updated.rowcount != 1:
-        return False
     extra: dict[str, Any] = {}
     if result.result is not None:
         extra["score"] = result.result.to_dict()
@@ -205,8 +225,22 @@ async def _store(
         extra["submitted_at"] = turn.at
     if new.status == "completed" and before.status == "submitted":
         extra["submitted_at"] = None
-    if extra:
-        await conn.execute(RESPONSES.update().where(RESPONSES.c.id == response.id).values(**extra))
+    # one conditional update: the new state and the turn's extra columns, or nothing
+    updated = await conn.execute(
+        _update_response(extra),
+        {
+            "rid": response.id,
+            "old_version": before.version,
+            "new_version": new.version,
+            "new_status": new.status,
+            "new_section": new.section,
+            "new_sections_sent": " ".join(sorted(new.sections_sent)),
+            "at": turn.at,
+            **{f"extra_{name}": value for name, value in extra.items()},
+        },
+    )
+    if updated.rowcount != 1:
+        return False
     updates, inserts, revisions = [], [], []
     for qid, record in result.changes.items():
         row = _values(record)
@@ -222,15 +256,16 @@ async def _store(
     if revisions:
         await conn.execute(_INSERT_REVISION, revisions)
     if new.status != before.status:
-        session.add(
-            AuditEntry(
-                at=turn.at,
-                actor=turn.actor.email,
-                action=f"response.{new.status}",
-                organisation_id=response.organisation_id,
-                response_id=response.id,
-                details={"from": before.status, "to": new.status, "channel": turn.channel},
-            )
+        await conn.execute(
+            _INSERT_AUDIT,
+            {
+                "at": turn.at,
+                "actor": turn.actor.email,
+                "action": f"response.{new.status}",
+                "organisation_id": response.organisation_id,
+                "response_id": response.id,
+                "details": {"from": before.status, "to": new.status, "channel": turn.channel},
+            },
         )
     return True
 
@@ -293,9 +328,9 @@ async def handle_turn(
                 if effects is not None and (wanted is None or wanted(turn, result)):
                     stored = _response_after(response, result)
                     if organisation is None or organisation.id != stored.organisation_id:
-                        organisation = await session.get(Organisation, stored.organisation_id)
+                        organisation = from_row(Organisation, _joined(response, _ORG))
                     if cycle is None or cycle.id != stored.cycle_id:
-                        cycle = await session.get(Cycle, stored.cycle_id)
+                        cycle = from_row(Cycle, _joined(response, _CYCLE))
                     assert organisation is not None and cycle is not None
                     ctx = TurnContext(stored, organisation, cycle, contact, inbound_id, inbound_message_id)
                     await effects(session, ctx, turn, result)
@@ -312,14 +347,13 @@ async def handle_turn(
 
 def _response_after(row: Any, result: Step) -> Response:
     """The response as stored after the turn (without reading it back)."""
-    values = dict(row._mapping)
-    values.pop("cycle_status", None)
+    values = {k: v for k, v in row._mapping.items() if k in RESPONSES.c}
     new = result.state
     values.update(version=new.version, status=new.status, section=new.section,
                   sections_sent=" ".join(sorted(new.sections_sent)))  # fmt: skip
     if result.result is not None:
         values["score"] = result.result.to_dict()
-    return Response.model_construct(**values)
+    return from_row(Response, values)
 
 
 class _Retry(Exception):

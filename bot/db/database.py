@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -86,6 +86,12 @@ class Database:
         sessions = self._reader if readonly else self._writer
         async with sessions() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def connection(self, *, readonly: bool = False) -> AsyncIterator[AsyncConnection]:
+        """Like :meth:`transaction`, for SQL expressions only: a connection without an ORM session."""
+        async with (self._readonly_engine if readonly else self.engine).begin() as conn:
+            yield conn
 
     async def schema_status(self) -> tuple[str | None, str]:
         """(revision the database is at or None when it has none, head revision of the code)."""

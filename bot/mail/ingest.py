@@ -35,7 +35,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from email.parser import BytesHeaderParser
 from email.policy import compat32
@@ -44,7 +44,9 @@ from typing import Any, cast
 
 import jinja2
 import sqlalchemy as sa
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -58,6 +60,7 @@ from bot.db.tables import (
     Organisation,
     OutboxMessage,
     Response,
+    from_row,
     now,
 )
 from bot.effects import mail_effects
@@ -78,6 +81,46 @@ log = logging.getLogger(__name__)
 
 EX_OK, EX_DATAERR, EX_NOUSER, EX_TEMPFAIL = 0, 65, 67, 75
 INBOUND = cast(sa.Table, InboundMessage.__table__)  # type: ignore[attr-defined]
+_RESPONSES = cast(sa.Table, Response.__table__)  # type: ignore[attr-defined]
+_ORGANISATIONS = cast(sa.Table, Organisation.__table__)  # type: ignore[attr-defined]
+_CYCLES = cast(sa.Table, Cycle.__table__)  # type: ignore[attr-defined]
+_CONTACTS = cast(sa.Table, Contact.__table__)  # type: ignore[attr-defined]
+_LOOKUP = (
+    sa.select(
+        *(c.label(f"r__{c.name}") for c in _RESPONSES.c),
+        *(c.label(f"o__{c.name}") for c in _ORGANISATIONS.c),
+        *(c.label(f"y__{c.name}") for c in _CYCLES.c),
+        *(c.label(f"c__{c.name}") for c in _CONTACTS.c),
+    )
+    .select_from(
+        _RESPONSES.join(_ORGANISATIONS, _ORGANISATIONS.c.id == _RESPONSES.c.organisation_id)
+        .join(_CYCLES, _CYCLES.c.id == _RESPONSES.c.cycle_id)
+        .outerjoin(
+            _CONTACTS,
+            sa.and_(
+                _CONTACTS.c.organisation_id == _RESPONSES.c.organisation_id,
+                _CONTACTS.c.email == sa.bindparam("email"),
+            ),
+        )
+    )
+    .where(_RESPONSES.c.id == sa.bindparam("rid"))
+)
+_MARK_PROCESSED = (
+    INBOUND.update()
+    .where(INBOUND.c.id == sa.bindparam("inbound_id"), INBOUND.c.status == "received")
+    .values(
+        status="processed",
+        response_id=sa.bindparam("response_id"),
+        organisation_id=sa.bindparam("organisation_id"),
+        processed_at=sa.bindparam("processed_at", type_=INBOUND.c.processed_at.type),
+    )
+    .returning(INBOUND.c.message_id)
+)
+
+
+def _columns(row: Any, prefix: str) -> dict[str, Any]:
+    return {k[len(prefix) :]: v for k, v in row._mapping.items() if k.startswith(prefix)}
+
 
 _ADDRESS = re.compile(r"^(svar|godkann|utse)\+([a-z0-9-]+)@", re.IGNORECASE)
 _APPROVE = re.compile(r"^\W*(godkänn|godkann|godkänner|ja|approve|yes|ok)\b", re.IGNORECASE | re.MULTILINE)
@@ -162,31 +205,35 @@ class Ingestor:
             a.lower() for _, a in getaddresses([str(headers.get(h) or "") for h in ("To", "Cc")]) if a
         ]
         recipient = ", ".join(dict.fromkeys([*(a.lower() for a in envelope_to), *recipients]))
-        async with self.db.transaction() as session:
-            existing = (
-                await session.exec(
-                    select(InboundMessage.id, InboundMessage.status).where(
-                        InboundMessage.message_id == message_id
-                    )
-                )
-            ).first()
-            if existing is not None:
-                return int(existing[0] or 0), str(existing[1])
-            row = InboundMessage(
-                message_id=message_id[:900],
+        message_id = message_id[:900]
+        insert = pg_insert if self.db.dialect == "postgresql" else sqlite_insert
+        stored = (
+            insert(INBOUND)
+            .values(
+                message_id=message_id,
                 raw=raw,
                 via=via,
                 sender=sender[:320],
                 recipient=recipient[:2000],
                 subject=str(headers.get("Subject") or "")[:500],
+                received_at=now(),
             )
-            session.add(row)
-            try:
-                await session.flush()
-            except IntegrityError:  # the same message arrived in parallel
-                raise _Duplicate(message_id) from None
-            assert row.id is not None
-            return row.id, "received"
+            .on_conflict_do_nothing(index_elements=["message_id"])
+            .returning(INBOUND.c.id)
+        )
+        async with self.db.connection() as conn:
+            row = (await conn.execute(stored)).first()
+            if row is not None:
+                return int(row.id), "received"
+            # the Message-ID is stored already (or was just now, by another process)
+            existing = (
+                await conn.execute(
+                    sa.select(INBOUND.c.id, INBOUND.c.status).where(INBOUND.c.message_id == message_id)
+                )
+            ).first()
+        if existing is None:
+            raise _Duplicate(message_id)
+        return int(existing.id), str(existing.status)
 
     async def process_pending(self, older_than: timedelta = timedelta(seconds=0)) -> int:
         """Process every stored message still "received" (after a crash). Returns how many."""
@@ -294,20 +341,24 @@ class Ingestor:
         )
 
     async def _answer(self, inbound_id: int, mail: InboundMail, response_id: int) -> IngestResult:
-        async with self.db.transaction(readonly=True) as session:
-            response = await session.get(Response, response_id)
-            if response is None:
-                await self._finish(inbound_id, "unmatched", f"response {response_id} does not exist")
-                return IngestResult("unmatched", EX_NOUSER, inbound_id)
-            organisation = await session.get(Organisation, response.organisation_id)
-            cycle = await session.get(Cycle, response.cycle_id)
-            assert organisation is not None and cycle is not None
-            contacts = await self._contacts(session, response.organisation_id)
-        contact = next((c for c in contacts if c.email == mail.from_address and c.active), None)
+        # the response, its organisation and cycle, and the sender as a contact: one statement
+        async with self.db.connection(readonly=True) as conn:
+            row = (await conn.execute(_LOOKUP, {"rid": response_id, "email": mail.from_address})).first()
+        if row is None:
+            await self._finish(inbound_id, "unmatched", f"response {response_id} does not exist")
+            return IngestResult("unmatched", EX_NOUSER, inbound_id)
+        response = from_row(Response, _columns(row, "r__"))
+        organisation = from_row(Organisation, _columns(row, "o__"))
+        cycle = from_row(Cycle, _columns(row, "y__"))
+        contact = from_row(Contact, _columns(row, "c__")) if row.c__id is not None else None
+        if contact is not None and not contact.active:
+            contact = None
         if contact is None:
             domain = mail.from_address.rpartition("@")[2]
             domains = set(organisation.mail_domains.lower().split()) - _PUBLIC_WEBMAIL
             if domain and domain in domains:
+                async with self.db.transaction(readonly=True) as session:
+                    contacts = await self._contacts(session, response.organisation_id)
                 return await self._hold(inbound_id, mail, response, organisation, contacts)
             reason = f"{mail.from_address} is not a contact of {organisation.name}"
             await self._finish(
@@ -345,18 +396,21 @@ class Ingestor:
         turn = Turn(actor, "mail", now(), text=mail.answer_text)
 
         async def effects(session: AsyncSession, ctx: TurnContext, turn: Turn, step: Step) -> None:
-            marked = await session.exec(
-                INBOUND.update()
-                .where(INBOUND.c.id == inbound_id, INBOUND.c.status == "received")
-                .values(
-                    status="processed",
-                    response_id=ctx.response.id,
-                    organisation_id=ctx.organisation.id,
-                    processed_at=now(),
+            conn = await session.connection()
+            marked = (
+                await conn.execute(
+                    _MARK_PROCESSED,
+                    {
+                        "inbound_id": inbound_id,
+                        "response_id": ctx.response.id,
+                        "organisation_id": ctx.organisation.id,
+                        "processed_at": now(),
+                    },
                 )
-            )
-            if marked.rowcount != 1:
+            ).first()
+            if marked is None:
                 raise _AlreadyProcessed
+            ctx = replace(ctx, inbound_message_id=marked.message_id)
             await self._attachments(session, inbound_id, ctx, mail, step)
             await self.effects(session, ctx, turn, step)
 
@@ -369,7 +423,6 @@ class Ingestor:
                 effects=effects,
                 contact=contact,
                 inbound_id=inbound_id,
-                inbound_message_id=mail.message_id,
                 organisation=organisation,
                 cycle=cycle,
             )

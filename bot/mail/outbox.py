@@ -8,7 +8,6 @@ The sender (``bot/mail/sender.py``) delivers what is queued.
 from __future__ import annotations
 
 from email.message import EmailMessage
-from email.policy import SMTP
 from email.utils import parseaddr
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -16,6 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.db.tables import OutboxMessage, now
+from bot.mail.compose import SMTP_POLICY
 
 
 async def enqueue(
@@ -35,7 +35,7 @@ async def enqueue(
         "recipient": parseaddr(str(message["To"]))[1].lower(),
         "subject": str(message["Subject"] or ""),
         "message_id": str(message["Message-ID"] or ""),
-        "message": message.as_bytes(policy=SMTP),
+        "message": message.as_bytes(policy=SMTP_POLICY),
         "status": "queued",
         "attempts": 0,
         "next_attempt_at": now(),
