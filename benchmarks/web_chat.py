@@ -383,6 +383,10 @@ async def run_all(args: argparse.Namespace, model: Model, url: str, tmp: str, wh
     print(
         f"core path directly: {core:,.0f} turns/s; web chat max / core = {chat_max / core:.2f} (goal ≥ 0.7)"
     )
+    print(
+        f"server CPU per chat turn / core CPU per turn: {chat_nominal['cpu_ms']:.2f} / {core_cpu:.2f} ms"
+        f" = {chat_nominal['cpu_ms'] / core_cpu:.2f}"
+    )
     print(f"goal (a) p99 ≤ 50 ms: {'met' if chat_nominal['p99'] <= 50 else 'NOT met'}")
 
 

@@ -27,6 +27,7 @@ from bot.i18n import environment, format_datetime
 from bot.keys import DB, DEMO, EFFECTS, LIMITS, MODEL, SECRET, SETTINGS, SOCKETS, TRANSCRIPTS, WRITES
 from bot.settings import Settings
 from bot.web import admin, admin_cycles, analysis, auth, chat, pages, report, security, sessions
+from bot.web.parts import PARTS, Parts
 from bot.web.ratelimit import SigninLimits
 from bot.web.transcript import Transcripts
 from conversations.questionnaire import load_model
@@ -60,6 +61,7 @@ def create_app(
     env.filters["kind"] = lambda obj: type(obj).__name__
     env.filters["datetime"] = lambda v, lang="sv": format_datetime(v, lang, tz=settings.timezone, fmt="short")
     app[aiohttp_jinja2.APP_KEY] = env
+    app[PARTS] = Parts(env, model)  # the chat's rendered parts, shared by all pages
 
     if db is not None:
         app[DB] = db

@@ -494,6 +494,44 @@ async def test_websocket_turns_and_live_updates(
     assert stored["1.1"].channel == "web" and stored["1.2"].channel == "mail"
 
 
+def _part(page: str, element: str, end: str) -> str:
+    """The inner HTML of an element (its start tag given) on a page, without surrounding whitespace."""
+    m = re.search(re.escape(element) + r"[^>]*>\n(.*?)\n\s*" + re.escape(end), page, re.S)
+    assert m is not None, element
+    return m.group(1).strip()
+
+
+async def test_live_parts_are_the_pages_and_carry_their_own_response_and_token(
+    client: Client, db: Database, model: Model, seeded: Seeded
+) -> None:
+    """The question, index and status are rendered once and shared between pages (bot/web/parts.py):
+    each page still gets its own response id and CSRF token, and the socket sends what the page shows."""
+    other = await seed(db, model, name="Annanstad kommun", orgnr="2120000159", domain="annanstad.se")
+    shown: dict[int, tuple[str, str]] = {}
+    for address, rid in (("anna@exempelby.se", seeded.response_id), ("anna@annanstad.se", other.response_id)):
+        client.session.cookie_jar.clear()  # another browser
+        await sign_in(client, db, address)
+        page = await (await client.get(f"/svar/{rid}")).text()
+        token = csrf_of(page)
+        question = _part(page, '<section class="question" id="question"', "</section>\n  </div>")
+        sidebar = _part(page, '<aside class="sidebar" id="sidebar"', "</aside>")
+        assert f'action="/svar/{rid}"' in question and f'value="{token}"' in question
+        assert f'href="/svar/{rid}?fraga=1.1"' in sidebar
+        ws = await client.ws_connect(f"/svar/{rid}/ws?csrf={token}")
+        try:
+            await ws.send_json({"type": "show", "question": "1.1"})
+            update = await receive_update(ws)
+        finally:
+            await ws.close()
+        assert update["question"].strip() == question
+        assert update["sidebar"].strip() == sidebar
+        assert update["status"].strip() in page
+        shown[rid] = (token, question + sidebar)
+    (a_token, a_html), (b_token, b_html) = shown[seeded.response_id], shown[other.response_id]
+    assert f"/svar/{other.response_id}" not in a_html and b_token not in a_html
+    assert f"/svar/{seeded.response_id}" not in b_html and a_token not in b_html
+
+
 async def test_websocket_refuses_a_foreign_origin_and_readers_turns(
     client: Client, db: Database, seeded: Seeded
 ) -> None:

@@ -22,16 +22,14 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import aiohttp_jinja2
 import orjson
 from aiohttp import WSMsgType, web
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlmodel import col, select
 
 from bot import events
@@ -40,7 +38,7 @@ from bot.i18n import format_datetime, gettext
 from bot.keys import DB, EFFECTS, MODEL, SETTINGS, SOCKETS, TRANSCRIPTS, WRITES
 from bot.replies_text import STATUS_NAMES, explain
 from bot.turn import ResponseNotFound, TurnConflict, handle_turn
-from bot.web import view
+from bot.web import parts, view
 from bot.web.auth import require_user
 from bot.web.security import (
     Refused,
@@ -60,7 +58,6 @@ from conversations.parsing import (
     CommandLine,
     SkipLine,
     ValidationLine,
-    example_line,
     format_answer,
 )
 from conversations.questionnaire import Model
@@ -153,31 +150,28 @@ def _minute(at: datetime, lang: str, tz: str) -> str:
 def add_entry(
     request: web.Request, transcript: Transcript, role: str, who: str, body: Markup, at: datetime | None
 ) -> Entry:
-    html = render_fragment(
-        request,
-        "_entry.html.j2",
-        {
-            "id": transcript.next_id,
-            "role": role,
-            "who": who,
-            "when": _when(request, at),
-            "iso": at.isoformat() if at else "",
-            "body": body,
-        },
+    html = parts.entry_html(
+        parts.parts_of(request.app),
+        request_lang(request),
+        transcript.next_id,
+        role,
+        who,
+        _when(request, at),
+        at.isoformat() if at else "",
+        body,
     )
     return transcript.add(role, Markup(html))
 
 
-def _replies_html(request: web.Request, replies: tuple[Reply, ...] | list[Reply], status: str) -> Markup:
-    return Markup(
-        render_fragment(
-            request, "_replies.html.j2", {**_helpers(request), "replies": replies, "status": status}
-        )
+def _replies_html(request: web.Request, replies: tuple[Reply, ...] | list[Reply]) -> Markup:
+    html = parts.replies_html(
+        parts.parts_of(request.app), request_lang(request), replies, lambda: _helpers(request)
     )
+    return Markup(html)
 
 
 def _lines_html(text: str) -> Markup:
-    return Markup("<p class='typed'>{}</p>").format(text)
+    return Markup(f"<p class='typed'>{escape(text)}</p>")  # (Markup.format is slow)
 
 
 def _other_who(request: web.Request, by: str, channel: str) -> str:
@@ -378,7 +372,7 @@ async def take_turn(
                 transcript,
                 "bot",
                 "Infosäkkollen",
-                _replies_html(request, replies, step.state.status),
+                _replies_html(request, replies),
                 now(),
             )
         )
@@ -420,66 +414,62 @@ async def home(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"/svar/{response.id}")
 
 
+def viewer(request: web.Request, user: User, loaded: view.Loaded) -> parts.Viewer:
+    return parts.Viewer(
+        lang=request_lang(request),
+        rid=loaded.response.id or 0,
+        csrf=csrf_token(request),
+        can_answer=may_answer(user, loaded),
+        is_coordinator=user.coordinator and not user.is_admin,
+        read_only_reason=_read_only_reason(user, loaded),
+    )
+
+
+def page_parts(
+    request: web.Request,
+    user: User,
+    loaded: view.Loaded,
+    transcript: Transcript,
+    shown: str | None,
+    who: parts.Viewer | None = None,
+    memo: dict[int, tuple[Any, str]] | None = None,
+) -> parts.Shown:
+    """The question on screen (``shown``, else the next open one), the status and the sidebar."""
+    model = request.app[MODEL]
+    state = loaded.state
+    qid = shown if view.known(model, shown) else view.next_open(model, state)
+    return parts.shown(
+        parts.parts_of(request.app),
+        who or viewer(request, user, loaded),
+        state,
+        loaded.cycle.deadline,
+        qid,
+        transcript.errors.get(qid or "", ""),
+        memo,
+    )
+
+
 def chat_context(
     request: web.Request, user: User, loaded: view.Loaded, transcript: Transcript, shown: str | None
 ) -> dict[str, Any]:
     model = request.app[MODEL]
     lang = request_lang(request)
-    state = loaded.state
-    answerable = may_answer(user, loaded)
-    qid = shown if view.known(model, shown) else view.next_open(model, state)
-    question = view.question_view(model, qid, state, lang) if qid else None
-    q_obj = (model.question(qid) or model.validation_question(qid)) if qid else None
-    example = example_line(q_obj, lang) if q_obj is not None else "1.1 a c säker"
-    rid = loaded.response.id
-    progress = view.progress_view(model, state, lang, qid)
     return {
         **_helpers(request),
-        "rid": rid,
+        "rid": loaded.response.id,
         "response": loaded.response,
         "organisation": loaded.organisation,
         "cycle": loaded.cycle,
         "model_name": model.name.get(lang).split(" (")[0],
-        "status": state.status,
-        "q": question,
-        "q_error": transcript.errors.get(qid or "", ""),
-        "example": example,
-        "can_answer": answerable,
-        "is_coordinator": user.coordinator and not user.is_admin,
-        "read_only_reason": _read_only_reason(user, loaded),
-        "progress": progress,
-        "index_sections": [_section_html(request, rid or 0, lang, s) for s in progress["sections"]],
+        "status": loaded.state.status,
         "entries": list(transcript.entries),
-        "shown": qid,
-        "deadline": loaded.cycle.deadline,
-        "report_url": _report_url(request, loaded),
+        "shown": page_parts(request, user, loaded, transcript, shown),
     }
 
 
-_SECTIONS: OrderedDict[tuple[Any, ...], str] = OrderedDict()
-
-
-def _section_html(request: web.Request, rid: int, lang: str, section: Mapping[str, Any]) -> Markup:
-    """One section of the question index; sections that did not change come from a small cache."""
-    key = (
-        id(request.app),
-        lang,
-        rid,
-        section["number"],
-        section["open"],
-        section["answered"],
-        tuple((q["id"], q["status"], q["label"], q["shown"]) for q in section["questions"]),
-    )
-    html = _SECTIONS.get(key)
-    if html is None:
-        env = request.app[aiohttp_jinja2.APP_KEY]
-        html = env.get_template("_index_section.html.j2").render(lang=lang, rid=rid, s=section)
-        _SECTIONS[key] = html
-        if len(_SECTIONS) > 20_000:
-            _SECTIONS.popitem(last=False)
-    else:
-        _SECTIONS.move_to_end(key)
-    return Markup(html)
+def _title(request: web.Request, qid: str | None) -> str:
+    lang = request_lang(request)
+    return gettext(lang, "Fråga %(id)s", id=qid) if qid else gettext(lang, "Alla frågor genomgångna")
 
 
 def _read_only_reason(user: User, loaded: view.Loaded) -> str:
@@ -494,13 +484,6 @@ def _read_only_reason(user: User, loaded: view.Loaded) -> str:
     return ""
 
 
-def _report_url(request: web.Request, loaded: view.Loaded) -> str | None:
-    """The feedback report's page (``bot/web/report.py``), once the response is scored."""
-    if loaded.state.status not in ("completed", "submitted", "closed"):
-        return None
-    return f"/svar/{loaded.response.id}/rapport"
-
-
 async def chat_page(request: web.Request) -> web.StreamResponse:
     user, loaded = await access(request)
     transcript = await start_transcript(request, user, loaded)
@@ -508,14 +491,7 @@ async def chat_page(request: web.Request) -> web.StreamResponse:
         await catch_up(request, user, transcript, loaded.response.id or 0)
     shown = request.query.get("fraga")
     context = chat_context(request, user, loaded, transcript, shown)
-    lang = request_lang(request)
-    q = context["q"]
-    title = (
-        gettext(lang, "Fråga %(id)s", id=q["id"])
-        if q is not None
-        else gettext(lang, "Alla frågor genomgångna")
-    )
-    context["page_title"] = f"{title} – {loaded.organisation.name}"
+    context["page_title"] = f"{_title(request, context['shown'].qid)} – {loaded.organisation.name}"
     context["ws_url"] = f"/svar/{loaded.response.id}/ws?csrf={csrf_token(request)}"
     context["response_version"] = loaded.state.version
     async with request.app[DB].transaction(readonly=True) as session:
@@ -605,34 +581,34 @@ class _Socket:
         self.busy = asyncio.Lock()  # held while a turn of this page runs
         self.queue: asyncio.Queue[int] | None = None
         self.version = loaded.state.version
+        self.viewer: parts.Viewer | None = None  # what depends on who looks, per status
+        self.viewer_status = ""
+        self.index: dict[int, tuple[Any, str]] = {}  # the index sections as last sent
 
     async def update(self, *, focus: str | None, entries: list[Entry] | None = None) -> None:
         request = self.request
         transcript = await start_transcript(request, self.user, self.loaded)
-        context = chat_context(request, self.user, self.loaded, transcript, self.shown)
-        new = [e for e in transcript.entries if e.id > self.sent_entry]
+        if self.viewer is None or self.viewer_status != self.loaded.state.status:
+            self.viewer = viewer(request, self.user, self.loaded)
+            self.viewer_status = self.loaded.state.status
+        shown = page_parts(request, self.user, self.loaded, transcript, self.shown, self.viewer, self.index)
+        new = transcript.after(self.sent_entry)
         if new:
             self.sent_entry = new[-1].id
         payload = {
             "type": "update",
-            "entries": [str(e.html) for e in new],
-            "question": render_fragment(request, "_question.html.j2", context),
-            "sidebar": render_fragment(request, "_sidebar.html.j2", context),
-            "status": render_fragment(request, "_status.html.j2", context),
-            "shown": context["shown"],
+            "entries": [e.html for e in new],
+            "question": shown.question,
+            "sidebar": shown.sidebar,
+            "status": shown.status,
+            "shown": shown.qid,
             "focus": focus,
-            "title": self.title(context),
+            "title": f"{_title(request, shown.qid)} – {self.loaded.organisation.name} – Infosäkkollen",
             "version": self.version,
         }
         async with self.send_lock:
             if not self.ws.closed:
-                await self.ws.send_str(orjson.dumps(payload).decode())
-
-    def title(self, context: Mapping[str, Any]) -> str:
-        lang = request_lang(self.request)
-        q = context["q"]
-        title = gettext(lang, "Fråga %(id)s", id=q["id"]) if q else gettext(lang, "Alla frågor genomgångna")
-        return f"{title} – {self.loaded.organisation.name} – Infosäkkollen"
+                await self.ws.send_frame(orjson.dumps(payload), WSMsgType.TEXT)  # UTF-8 already
 
     async def reload(self) -> None:
         fresh = await view.load(self.request.app[DB], self.rid)

@@ -204,46 +204,56 @@ def question_view(model: Model, qid: str, state: ConversationState, lang: str) -
 def progress_view(model: Model, state: ConversationState, lang: str, shown: str | None) -> dict[str, Any]:
     """Per section answered/skipped/total with each question's state, and the overall count."""
     progress = Progress(model, state.answers)
-    labels = {status: gettext(lang, word) for status, word in _STATES.items()}
-    sections = []
-    for i, s in enumerate(model.sections):
-        questions = []
-        for qid in s.questions:
-            rec = state.answers.get(qid)
-            status = "open" if rec is None else ("skipped" if rec.skipped else "answered")
-            q = model.question(qid) or model.validation_question(qid)
-            text = q.text.get(lang) if q is not None else qid
-            summary = answer_line(model, qid, rec, lang)
-            questions.append(
-                {
-                    "id": qid,
-                    "status": status,
-                    "summary": summary,
-                    "label": f"{labels[status]}: {summary}" if summary else labels[status],
-                    "short": text if len(text) <= 70 else text[:67].rstrip() + "…",
-                    "shown": qid == shown,
-                }
-            )
-        answered = sum(1 for q in questions if q["status"] == "answered")
-        skipped = sum(1 for q in questions if q["status"] == "skipped")
-        sections.append(
-            {
-                "id": s.id,
-                "number": i + 1,
-                "title": s.title.get(lang),
-                "answered": answered,
-                "skipped": skipped,
-                "total": len(questions),
-                "questions": questions,
-                "open": any(q["shown"] for q in questions),
-            }
-        )
     return {
-        "sections": sections,
+        "sections": [section_view(model, i, state.answers, lang, shown) for i in range(len(model.sections))],
         "answered": progress.answered_count(),
         "total": len(model.questions),
         "all_answered": progress.all_answered(),
     }
+
+
+def section_view(
+    model: Model, index: int, answers: Mapping[str, AnswerRecord], lang: str, shown: str | None
+) -> dict[str, Any]:
+    """One section of the question index: its questions' states and the section's counts."""
+    s = model.sections[index]
+    questions = [index_item(model, qid, answers.get(qid), lang, qid == shown) for qid in s.questions]
+    return {
+        "id": s.id,
+        "number": index + 1,
+        "title": s.title.get(lang),
+        "answered": sum(1 for q in questions if q["status"] == "answered"),
+        "skipped": sum(1 for q in questions if q["status"] == "skipped"),
+        "total": len(questions),
+        "questions": questions,
+        "open": any(q["shown"] for q in questions),
+    }
+
+
+def index_item(model: Model, qid: str, rec: AnswerRecord | None, lang: str, shown: bool) -> dict[str, Any]:
+    """One question in the index; what it shows of the answer depends only on :func:`index_key`."""
+    status = "open" if rec is None else ("skipped" if rec.skipped else "answered")
+    q = model.question(qid) or model.validation_question(qid)
+    text = q.text.get(lang) if q is not None else qid
+    summary = answer_line(model, qid, rec, lang)
+    label = gettext(lang, _STATES[status])
+    return {
+        "id": qid,
+        "status": status,
+        "summary": summary,
+        "label": f"{label}: {summary}" if summary else label,
+        "short": text if len(text) <= 70 else text[:67].rstrip() + "…",
+        "shown": shown,
+    }
+
+
+def index_key(rec: AnswerRecord | None) -> tuple[Any, ...] | None:
+    """What the question index shows of an answer: open, skipped, or the answer's line."""
+    if rec is None:
+        return None
+    if rec.skipped:
+        return (True,)
+    return (False, rec.options, rec.certain, rec.value)
 
 
 def revision_line(model: Model, row: Any, lang: str) -> str:

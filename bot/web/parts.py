@@ -1,0 +1,388 @@
+"""The chat's HTML parts, rendered once per distinct input and kept in bounded caches.
+
+The page renders the question on screen, the status line and the sidebar (progress and
+the index of every question); the WebSocket sends them again after every turn, with the
+new transcript entries (the person's line, the bot's replies). Most of what they show is
+the same for many people at many moments (the open question 2.3 in English, the index
+line of 1.4 answered "a b säker", the reply "Registrerat: ..."), so each part is rendered
+by its Jinja template once per distinct input and kept in a cache shared by all sessions.
+Within the index each question's line is its own part: an answer re-renders one line, not
+its section.
+
+What is particular to one page (the response's id, the CSRF token, the entry's number,
+names) goes in afterwards: a part is rendered with markers (``<@rid@>``) in place of
+those values and kept as a :class:`Stencil`, whose holes are filled by joining strings.
+A marker starts with ``<``, which escaped text never contains, and filled-in values are
+never scanned again.
+
+A cache key holds everything its template reads (the templates get exactly those values,
+under ``StrictUndefined``, so a template that starts reading something else fails instead
+of going stale).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import jinja2
+from aiohttp import web
+from markupsafe import Markup, escape
+
+from bot.i18n import gettext
+from bot.replies_text import STATUS_NAMES
+from bot.web import view
+from conversations.parsing import example_line
+from conversations.progress import Progress
+from conversations.questionnaire import Model
+from conversations.replies import Invalid, Recorded, Reply, Skipped, ValueRecorded
+from conversations.state import ConversationState
+
+LIMIT = 20_000  # entries per cache; a part is a few kB at most
+_MARKER = re.compile(r"<@(\w+)@>")
+
+
+def hole(name: str) -> Markup:
+    """The marker of a value filled in later (Markup: the template must not escape it)."""
+    return Markup(f"<@{name}@>")
+
+
+class Stencil:
+    """Rendered HTML with holes: literal pieces, and the names of the values between them."""
+
+    __slots__ = ("names", "pieces")
+
+    def __init__(self, html: str) -> None:
+        split = _MARKER.split(html)
+        self.pieces: tuple[str, ...] = tuple(split[0::2])
+        self.names: tuple[str, ...] = tuple(split[1::2])
+
+    def fill(self, values: dict[str, str]) -> str:
+        if not self.names:
+            return self.pieces[0]
+        out = [self.pieces[0]]
+        for name, piece in zip(self.names, self.pieces[1:], strict=True):
+            out.append(values[name])
+            out.append(piece)
+        return "".join(out)
+
+
+class _Lru:
+    """A small least-recently-used map."""
+
+    def __init__(self, limit: int = LIMIT) -> None:
+        self.limit = limit
+        self._items: OrderedDict[Any, Stencil] = OrderedDict()
+
+    def get(self, key: Any, make: Callable[[], str]) -> Stencil:
+        stencil = self._items.get(key)
+        if stencil is None:
+            stencil = self._items[key] = Stencil(make())
+            if len(self._items) > self.limit:
+                self._items.popitem(last=False)
+        else:
+            self._items.move_to_end(key)
+        return stencil
+
+
+class Parts:
+    """The caches of one application (one model, one template environment)."""
+
+    def __init__(self, env: jinja2.Environment, model: Model) -> None:
+        self.env = env
+        self.model = model
+        self.questions = _Lru()
+        self.sections = _Lru()
+        self.items = _Lru()
+        self.sidebars = _Lru(2_000)
+        self.statuses = _Lru(2_000)
+        self.entries = _Lru()
+        self.replies = _Lru()
+        self.frames = _Lru(100)
+        self.section_of = {q: i for i, s in enumerate(model.sections) for q in s.questions}
+
+    def render(self, name: str, context: dict[str, Any]) -> str:
+        return self.env.get_template(name).render(context)
+
+
+PARTS = web.AppKey("chat_parts", Parts)
+
+
+def parts_of(app: web.Application) -> Parts:
+    return app[PARTS]  # set up by bot.app.create_app
+
+
+# --- the question, the status line, the sidebar ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """What the page shows of a response right now."""
+
+    qid: str | None  # the question on screen (None: all questions done)
+    question: Markup
+    sidebar: Markup
+    status: Markup
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """What of the page depends on who looks (and in which language)."""
+
+    lang: str
+    rid: int
+    csrf: str
+    can_answer: bool
+    is_coordinator: bool
+    read_only_reason: str
+
+
+def shown(
+    parts: Parts,
+    viewer: Viewer,
+    state: ConversationState,
+    deadline: date,
+    qid: str | None,
+    q_error: str,
+    memo: dict[int, tuple[Any, str]] | None = None,
+) -> Shown:
+    """The question ``qid`` (or "all done", when ``qid`` is None), status and sidebar.
+
+    ``memo`` keeps a page's index sections as last sent, to reuse those that did not change.
+    """
+    model = parts.model
+    lang = viewer.lang
+    progress = Progress(model, state.answers)
+    answered = progress.answered_count()
+    total = len(model.questions)
+    status = state.status
+    rid = {"rid": str(viewer.rid)}
+
+    rec = state.answers.get(qid) if qid else None
+    answer = None if rec is None else (rec.skipped, rec.options, rec.certain, rec.comment, rec.value)
+    all_answered = progress.all_answered() if qid is None else None
+
+    def question() -> str:
+        q_obj = (model.question(qid) or model.validation_question(qid)) if qid else None
+        return parts.render(
+            "_question.html.j2",
+            {
+                "lang": lang,
+                "q": view.question_view(model, qid, state, lang) if qid else None,
+                "q_error": q_error,
+                "example": example_line(q_obj, lang) if q_obj is not None else "1.1 a c säker",
+                "can_answer": viewer.can_answer,
+                "progress": {"all_answered": all_answered},
+                "rid": hole("rid"),
+                "csrf": hole("csrf"),
+            },
+        )
+
+    question_key = (lang, qid, answer, q_error, viewer.can_answer, all_answered)
+    question_html = parts.questions.get(question_key, question).fill({"rid": rid["rid"], "csrf": viewer.csrf})
+
+    report = status in ("completed", "submitted", "closed")
+
+    def status_line() -> str:
+        return parts.render(
+            "_status.html.j2",
+            {
+                "lang": lang,
+                "status": status,
+                "status_name": lambda s: gettext(lang, STATUS_NAMES.get(s) or s),
+                "progress": {"answered": answered, "total": total},
+                "deadline": deadline,
+                "read_only_reason": viewer.read_only_reason,
+                "report_url": Markup("/svar/<@rid@>/rapport") if report else None,
+            },
+        )
+
+    status_key = (lang, status, answered, total, deadline, viewer.read_only_reason, report)
+    status_html = parts.statuses.get(status_key, status_line).fill(rid)
+
+    def sidebar() -> str:
+        return parts.render(
+            "_sidebar.html.j2",
+            {
+                "lang": lang,
+                "progress": {"answered": answered, "total": total},
+                "is_coordinator": viewer.is_coordinator,
+                "status": status,
+                "rid": hole("rid"),
+                "index": hole("index"),
+            },
+        )
+
+    index = index_html(parts, lang, state, qid, rid, {} if memo is None else memo)
+    sidebar_key = (lang, answered, total, viewer.is_coordinator, status)
+    sidebar_html = parts.sidebars.get(sidebar_key, sidebar).fill({**rid, "index": index})
+    return Shown(qid, Markup(question_html), Markup(sidebar_html), Markup(status_html))
+
+
+def index_html(
+    parts: Parts,
+    lang: str,
+    state: ConversationState,
+    qid: str | None,
+    rid: dict[str, str],
+    memo: dict[int, tuple[Any, str]],
+) -> str:
+    """The question index, section by section; a section whose questions did not change
+    since the page last got it (``memo``) is taken as it was."""
+    answers = state.answers
+    out = []
+    for i, section in enumerate(parts.model.sections):
+        key = (
+            lang,
+            rid["rid"],
+            qid if qid in section.questions else None,
+            tuple([view.index_key(answers.get(q)) for q in section.questions]),
+        )
+        last = memo.get(i)
+        if last is not None and last[0] == key:
+            html = last[1]
+        else:
+            html = section_html(parts, lang, i, state, qid, rid)
+            memo[i] = (key, html)
+        out.append(html)
+        out.append("\n")
+    return "".join(out)
+
+
+def section_html(
+    parts: Parts, lang: str, index: int, state: ConversationState, qid: str | None, rid: dict[str, str]
+) -> str:
+    """One section of the question index: its heading, then one cached line per question."""
+    model = parts.model
+    section = model.sections[index]
+    answers = state.answers
+    lines = []
+    answered = 0
+    for q in section.questions:
+        rec = answers.get(q)
+        key = view.index_key(rec)
+        if key is not None and not key[0]:
+            answered += 1
+
+        def line(q: str = q, rec: Any = rec) -> str:
+            item = view.index_item(model, q, rec, lang, q == qid)
+            return parts.render("_index_item.html.j2", {"lang": lang, "rid": hole("rid"), "item": item})
+
+        lines.append(parts.items.get((lang, q, key, q == qid), line).fill(rid))
+    is_open = qid in section.questions
+
+    def frame() -> str:
+        head = {
+            "number": index + 1,
+            "title": section.title.get(lang),
+            "answered": answered,
+            "total": len(section.questions),
+            "open": is_open,
+        }
+        return parts.render("_index_section.html.j2", {"lang": lang, "s": head, "items": hole("items")})
+
+    return parts.sections.get((lang, index, is_open, answered), frame).fill({"items": "".join(lines)})
+
+
+# --- transcript entries -------------------------------------------------------------------------------
+
+
+def entry_html(
+    parts: Parts, lang: str, entry_id: int, role: str, who: str, when: str, iso: str, body: str
+) -> str:
+    """One message of the transcript (``body`` is HTML)."""
+
+    def frame() -> str:
+        return parts.render(
+            "_entry.html.j2",
+            {
+                "lang": lang,
+                "id": hole("id"),
+                "role": role,
+                "who": who,
+                "when": hole("when") if when else "",
+                "iso": hole("iso"),
+                "body": hole("body"),
+            },
+        )
+
+    values = {"id": str(entry_id), "when": str(escape(when)), "iso": str(escape(iso)), "body": body}
+    return parts.entries.get((lang, role, who, bool(when)), frame).fill(values)
+
+
+@dataclass(frozen=True, slots=True)
+class _Previous:
+    """What the replies show of the answer a new one replaces: who gave it."""
+
+    by: str
+
+
+_GROUPS: dict[type, str] = {
+    Recorded: "recorded",
+    ValueRecorded: "recorded",
+    Skipped: "recorded",
+    Invalid: "invalid",
+}
+
+
+def replies_html(
+    parts: Parts, lang: str, replies: Sequence[Reply], helpers: Callable[[], dict[str, Any]]
+) -> str:
+    """The bot's replies to one turn; ``helpers`` gives the templates' functions.
+
+    Each reply is rendered once (``_reply.html.j2``) and the turn's replies are put
+    together in ``_replies.html.j2``: what was recorded, what was refused, then the rest.
+    Who gave a replaced answer is filled in afterwards, so the same reply to different
+    people is one entry of the cache.
+    """
+    names: dict[str, str] = {}
+    groups: dict[str, list[str]] = {"recorded": [], "invalid": [], "other": []}
+    context: dict[str, Any] | None = None
+    for r in replies:
+        if isinstance(r, Recorded | ValueRecorded | Skipped) and r.previous is not None:
+            by = r.previous.by
+            if by:
+                name = f"by{len(names)}"
+                names[name] = str(escape(by))
+                by = hole(name)
+            r = dataclasses.replace(r, previous=_Previous(by))  # type: ignore[arg-type]
+        group = _GROUPS.get(type(r), "other")
+
+        def render(r: Reply = r, group: str = group) -> str:
+            nonlocal context
+            if context is None:
+                context = {**helpers(), "lang": lang}
+            return parts.render("_reply.html.j2", {**context, "r": r, "group": group})
+
+        key = (lang, group, r)
+        try:
+            hash(key)
+        except TypeError:  # a reply that holds a score (dicts): rare, rendered each time
+            groups[group].append(render())
+            continue
+        groups[group].append(parts.replies.get(key, render).fill(names))
+
+    def frame() -> str:
+        return parts.render(
+            "_replies.html.j2",
+            {
+                "lang": lang,
+                "recorded": hole("recorded") if groups["recorded"] else "",
+                "invalid": hole("invalid") if groups["invalid"] else "",
+                "others": hole("others"),
+            },
+        )
+
+    shape = (lang, bool(groups["recorded"]), bool(groups["invalid"]))
+    return parts.frames.get(shape, frame).fill(
+        {
+            "recorded": "".join(groups["recorded"]),
+            "invalid": "".join(groups["invalid"]),
+            "others": "".join(groups["other"]),
+        }
+    )
