@@ -27,6 +27,8 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.db import sqlite_driver
+
 SQLITE_BUSY_TIMEOUT_MS = 5000
 _READONLY = "assessbot_readonly"
 
@@ -65,7 +67,10 @@ class Database:
         sqlite = u.get_backend_name() == "sqlite"
         if sqlite and (path := _sqlite_file(u)) is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        self.engine: AsyncEngine = create_async_engine(url, echo=echo, pool_pre_ping=not sqlite)
+        # aiosqlite through bot/db/sqlite_driver.py: one thread hand-over per statement
+        self.engine: AsyncEngine = create_async_engine(
+            sqlite_driver.async_url(u), echo=echo, pool_pre_ping=not sqlite
+        )
         if self.dialect == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _on_sqlite_connect)
             event.listen(self.engine.sync_engine, "begin", _on_sqlite_begin)

@@ -1,0 +1,154 @@
+"""SQLAlchemy's aiosqlite dialect with one thread hop per statement.
+
+aiosqlite runs each SQLite connection in its own thread and hands every call over a queue;
+each hand-over wakes that thread and then the event loop again (tens of microseconds of
+CPU and a scheduler round trip). SQLAlchemy's adapter makes four such calls per statement
+(open a cursor, execute, fetch the rows, close the cursor), and a rollback when the pool
+takes a connection back even when no transaction is open: a stored turn made about a
+hundred of them.
+
+This dialect keeps aiosqlite and its thread but runs a statement, its fetch and the cursor's
+close as one call in that thread (``aiosqlite.Connection._execute``, the queue every
+aiosqlite method uses), and skips the rollback of a connection that is not inside a
+transaction. Everything else is SQLAlchemy's aiosqlite dialect. :func:`async_url` turns a
+``sqlite+aiosqlite://`` URL into one that names this dialect; other URLs are unchanged.
+"""
+
+from __future__ import annotations
+
+import collections
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.dialects import registry
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+    AsyncAdapt_aiosqlite_dbapi,
+    SQLiteDialect_aiosqlite,
+)
+from sqlalchemy.engine import URL
+from sqlalchemy.util.concurrency import await_
+
+DRIVER = "assessbot_aiosqlite"
+
+
+def _run(
+    raw: sqlite3.Connection, operation: str, parameters: Any, many: bool
+) -> tuple[Any, list[Any] | None, int, int | None]:
+    """In the connection's thread: the statement, its rows (if it returns rows), closed."""
+    cursor = raw.cursor()
+    try:
+        if many:
+            cursor.executemany(operation, parameters)
+        elif parameters is None:
+            cursor.execute(operation)
+        else:
+            cursor.execute(operation, parameters)
+        description = cursor.description
+        rows = cursor.fetchall() if description else None
+        return description, rows, cursor.rowcount, cursor.lastrowid
+    finally:
+        cursor.close()
+
+
+class _Cursor(AsyncAdapt_aiosqlite_cursor):
+    """A buffered cursor whose execute is one call in the connection's thread."""
+
+    __slots__ = ("_description", "_lastrowid", "_rowcount")
+
+    def __init__(self, adapt_connection: AsyncAdapt_aiosqlite_connection) -> None:
+        # no aiosqlite cursor is opened here (that would be a hand-over of its own)
+        self._adapt_connection = adapt_connection
+        self._connection = adapt_connection._connection
+        self._cursor = None  # type: ignore[assignment]
+        self._soft_closed_memoized = {}  # type: ignore[assignment]
+        self._rows = collections.deque()
+        self._description: Any = None
+        self._rowcount = -1
+        self._lastrowid: int | None = None
+
+    @property
+    def description(self) -> Any:
+        return self._description
+
+    @property
+    def rowcount(self) -> int:
+        return self._rowcount
+
+    @property
+    def lastrowid(self) -> int:
+        return self._lastrowid or 0
+
+    @property
+    def arraysize(self) -> int:
+        return 1
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        pass
+
+    async def _async_soft_close(self) -> None:
+        return None
+
+    def close(self) -> None:
+        self._rows.clear()
+
+    def _call(self, operation: Any, parameters: Any, many: bool) -> None:
+        conn = self._connection
+        try:
+            self._description, rows, self._rowcount, self._lastrowid = await_(
+                conn._execute(_run, conn._conn, operation, parameters, many)
+            )
+        except Exception as error:
+            self._adapt_connection._handle_exception(error)
+        self._rows = collections.deque(rows) if rows else collections.deque()
+
+    def execute(self, operation: Any, parameters: Any = None) -> Any:
+        self._call(operation, parameters, False)
+
+    def executemany(self, operation: Any, seq_of_parameters: Sequence[Any]) -> Any:
+        self._call(operation, seq_of_parameters, True)
+
+    def nextset(self) -> None:
+        return None
+
+
+class _Connection(AsyncAdapt_aiosqlite_connection):
+    __slots__ = ()
+
+    _cursor_cls = _Cursor  # type: ignore[assignment]
+
+    def rollback(self) -> None:
+        raw = self._connection._connection
+        # nothing to roll back (e.g. the pool's reset of a committed connection): no hand-over
+        if raw is not None and not raw.in_transaction:
+            return
+        super().rollback()
+
+
+class _DBAPI(AsyncAdapt_aiosqlite_dbapi):
+    def connect(self, *arg: Any, **kw: Any) -> _Connection:
+        connection = super().connect(*arg, **kw)
+        return _Connection(self, connection._connection)
+
+
+class Dialect(SQLiteDialect_aiosqlite):
+    driver = DRIVER
+    supports_statement_cache = True
+    supports_server_side_cursors = False  # every cursor is buffered
+
+    @classmethod
+    def import_dbapi(cls) -> _DBAPI:
+        return _DBAPI(__import__("aiosqlite"), __import__("sqlite3"))
+
+
+registry.register(f"sqlite.{DRIVER}", __name__, "Dialect")
+
+
+def async_url(url: URL) -> URL:
+    """``url`` with this dialect in place of aiosqlite; any other URL as it is."""
+    if url.drivername == "sqlite+aiosqlite":
+        return url.set(drivername=f"sqlite+{DRIVER}")
+    return url
