@@ -16,6 +16,8 @@ nothing stored.
 
 from __future__ import annotations
 
+import weakref
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, cast
@@ -160,8 +162,10 @@ def _update_response(extra: Mapping[str, Any]) -> sa.Update:
     return RESPONSES.update().where(*_RESPONSE_WHERE).values(values)
 
 
-def state_from_rows(response: Any, rows: Any) -> ConversationState:
-    """A conversation state from a response row and its answer rows.
+def state_from_rows(
+    response: Any, rows: Any, answers: Mapping[str, AnswerRecord] | None = None
+) -> ConversationState:
+    """A conversation state from a response row and its answer rows (or its ``answers``).
 
     When the row carries its cycle's status, a closed cycle locks the conversation (no
     answers, no withdrawal) unless the administrator reopened this response.
@@ -172,12 +176,39 @@ def state_from_rows(response: Any, rows: Any) -> ConversationState:
     return ConversationState(
         locked=locked,
         status=response.status,
-        answers={row.question: _record(row) for row in rows},
+        answers=answers if answers is not None else {row.question: _record(row) for row in rows},
         section=response.section,
         sections_sent=frozenset(response.sections_sent.split()),
         version=response.version,
         level=(response.score or {}).get("level"),
     )
+
+
+# The answers of recently stored responses, per database: a turn whose response row shows
+# the version (and creation time) they were stored at skips reading its answer rows. Only
+# handle_turn writes answers, and every change of them bumps the version, in any process.
+_ANSWER_MEMO_SIZE = 1024
+_answer_memo: weakref.WeakKeyDictionary[
+    Database, OrderedDict[int, tuple[Any, int, Mapping[str, AnswerRecord]]]
+] = weakref.WeakKeyDictionary()
+
+
+def _known_answers(db: Database, response: Any) -> Mapping[str, AnswerRecord] | None:
+    memo = _answer_memo.get(db)
+    known = memo.get(response.id) if memo is not None else None
+    if known is None or known[0] != response.created_at or known[1] != response.version:
+        return None
+    return known[2]
+
+
+def _remember_answers(db: Database, response: Any, state: ConversationState) -> None:
+    memo = _answer_memo.get(db)
+    if memo is None:
+        memo = _answer_memo[db] = OrderedDict()
+    memo[response.id] = (response.created_at, state.version, state.answers)
+    memo.move_to_end(response.id)
+    if len(memo) > _ANSWER_MEMO_SIZE:
+        memo.popitem(last=False)
 
 
 async def load_state(session: AsyncSession, response: Response | Any) -> ConversationState:
@@ -314,7 +345,13 @@ async def handle_turn(
                     raise ResponseNotFound(f"no response {response_id}")
                 if response.model_id != model.id:
                     raise ValueError(f"response {response_id} uses model {response.model_id}, not {model.id}")
-                state = state_from_rows(response, await conn.execute(_SELECT_ANSWERS, {"rid": response_id}))
+                known = _known_answers(db, response)
+                if known is None:
+                    state = state_from_rows(
+                        response, await conn.execute(_SELECT_ANSWERS, {"rid": response_id})
+                    )
+                else:
+                    state = state_from_rows(response, (), known)
                 if first_answers is None:
                     first_answers = state.answers
                 result = step(model, state, turn)
@@ -334,6 +371,7 @@ async def handle_turn(
                     assert organisation is not None and cycle is not None
                     ctx = TurnContext(stored, organisation, cycle, contact, inbound_id, inbound_message_id)
                     await effects(session, ctx, turn, result)
+            _remember_answers(db, response, result.state)  # committed: the answers as stored
             if result.state.version != state.version:
                 events.publish(response_id)
             return TurnOutcome(result, response_id, attempt)

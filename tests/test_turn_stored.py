@@ -189,3 +189,40 @@ async def test_a_repeated_turn_queues_no_mail_twice(db: Database, model: Model, 
     async with db.transaction(readonly=True) as session:
         before = (await session.exec(sa.select(sa.func.count()).select_from(OutboxMessage))).scalar_one()
     assert before >= 1
+
+
+async def test_remembered_answers_are_used_only_while_current(
+    db: Database, db_url: str, model: Model
+) -> None:
+    """A turn reuses the answers it stored last time instead of reading them again, but
+    only while the response row shows that version: a change made through another
+    connection pool (another process) is read from the database."""
+    s = await seed(db, model)
+    statements: list[str] = []
+
+    def note(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    sa.event.listen(db.engine.sync_engine, "before_cursor_execute", note)
+    await handle_turn(db, model, s.response_id, Turn(actor(s.coordinator), "mail", at(1), "1.1 a säker"))
+    assert any("FROM answers" in st for st in statements)  # nothing remembered yet: read
+    statements.clear()
+    await handle_turn(db, model, s.response_id, Turn(actor(s.coordinator), "mail", at(2), "1.2 a säker"))
+    assert not any("FROM answers" in st for st in statements)  # its own last write: remembered
+
+    other = Database(db_url)  # another process's pool
+    try:
+        await handle_turn(
+            other, model, s.response_id, Turn(actor(s.respondent), "web", at(3), "1.3 a osäker")
+        )
+    finally:
+        await other.dispose()
+    statements.clear()
+    outcome = await handle_turn(
+        db, model, s.response_id, Turn(actor(s.coordinator), "mail", at(4), "1.1 b säker")
+    )
+    assert any("FROM answers" in st for st in statements)  # the version moved on elsewhere: read
+    answers = outcome.step.state.answers
+    assert {q: a.options for q, a in answers.items()} == {"1.1": ("b",), "1.2": ("a",), "1.3": ("a",)}
+    assert answers["1.3"].by == s.respondent.email and answers["1.3"].certain is False
+    sa.event.remove(db.engine.sync_engine, "before_cursor_execute", note)
