@@ -9,8 +9,10 @@ hundred of them.
 
 This dialect keeps aiosqlite and its thread but runs a statement, its fetch and the cursor's
 close as one call in that thread (``aiosqlite.Connection._execute``, the queue every
-aiosqlite method uses), and skips the rollback of a connection that is not inside a
-transaction. Everything else is SQLAlchemy's aiosqlite dialect. :func:`async_url` turns a
+aiosqlite method uses); sends a transaction's ``BEGIN`` (``bot/db/database.py`` emits it)
+together with the transaction's first statement; and skips the rollback of a connection
+that is not inside a transaction. A lock that ``BEGIN IMMEDIATE`` waits for is therefore
+met at the first statement, inside the same transaction, with the same error. Everything else is SQLAlchemy's aiosqlite dialect. :func:`async_url` turns a
 ``sqlite+aiosqlite://`` URL into one that names this dialect; other URLs are unchanged.
 """
 
@@ -19,7 +21,7 @@ from __future__ import annotations
 import collections
 import sqlite3
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.sqlite.aiosqlite import (
@@ -34,12 +36,18 @@ from sqlalchemy.util.concurrency import await_
 DRIVER = "assessbot_aiosqlite"
 
 
+_BEGIN = frozenset({"BEGIN", "BEGIN IMMEDIATE", "BEGIN DEFERRED", "BEGIN EXCLUSIVE"})
+
+
 def _run(
-    raw: sqlite3.Connection, operation: str, parameters: Any, many: bool
+    raw: sqlite3.Connection, begin: str | None, operation: str, parameters: Any, many: bool
 ) -> tuple[Any, list[Any] | None, int, int | None]:
-    """In the connection's thread: the statement, its rows (if it returns rows), closed."""
+    """In the connection's thread: the transaction's ``begin`` (when it is still to be
+    sent), the statement, its rows (if it returns rows), closed."""
     cursor = raw.cursor()
     try:
+        if begin is not None:
+            cursor.execute(begin)
         if many:
             cursor.executemany(operation, parameters)
         elif parameters is None:
@@ -96,13 +104,20 @@ class _Cursor(AsyncAdapt_aiosqlite_cursor):
         self._rows.clear()
 
     def _call(self, operation: Any, parameters: Any, many: bool) -> None:
+        adapt = cast(_Connection, self._adapt_connection)
+        if not many and parameters in (None, ()) and operation in _BEGIN:
+            adapt._pending_begin = operation  # sent with the transaction's first statement
+            self._description, self._rowcount, self._lastrowid = None, -1, None
+            self._rows = collections.deque()
+            return
+        begin, adapt._pending_begin = adapt._pending_begin, None
         conn = self._connection
         try:
             self._description, rows, self._rowcount, self._lastrowid = await_(
-                conn._execute(_run, conn._conn, operation, parameters, many)
+                conn._execute(_run, conn._conn, begin, operation, parameters, many)
             )
         except Exception as error:
-            self._adapt_connection._handle_exception(error)
+            adapt._handle_exception(error)
         self._rows = collections.deque(rows) if rows else collections.deque()
 
     def execute(self, operation: Any, parameters: Any = None) -> Any:
@@ -116,11 +131,22 @@ class _Cursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class _Connection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    __slots__ = ("_pending_begin",)
 
     _cursor_cls = _Cursor  # type: ignore[assignment]
 
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self._pending_begin: str | None = None  # a BEGIN not sent yet
+
+    def commit(self) -> None:
+        if self._pending_begin is not None:  # nothing was executed: nothing to commit
+            self._pending_begin = None
+            return
+        super().commit()
+
     def rollback(self) -> None:
+        self._pending_begin = None
         raw = self._connection._connection
         # nothing to roll back (e.g. the pool's reset of a committed connection): no hand-over
         if raw is not None and not raw.in_transaction:

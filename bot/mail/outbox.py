@@ -9,13 +9,28 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 from email.utils import parseaddr
+from typing import cast
 
+import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.db.tables import OutboxMessage, now
 from bot.mail.compose import SMTP_POLICY
+
+_OUTBOX = cast(sa.Table, OutboxMessage.__table__)  # type: ignore[attr-defined]
+# one statement per dialect, built once: the values go in as parameters
+_INSERT = {
+    "postgresql": pg_insert(_OUTBOX).on_conflict_do_nothing(index_elements=["key"]),
+    "sqlite": sqlite_insert(_OUTBOX).on_conflict_do_nothing(index_elements=["key"]),
+}
+
+
+def _raw(message: EmailMessage, name: str) -> str:
+    """A header's value as set, without parsing it into a header object (ASCII headers)."""
+    lname = name.lower()
+    return next((str(v) for k, v in message.raw_items() if k.lower() == lname), "")
 
 
 async def enqueue(
@@ -28,21 +43,21 @@ async def enqueue(
 ) -> bool:
     """Queue ``message`` unless ``key`` is queued already. Returns True when it was added."""
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    at = now()
     values = {
         "key": key,
         "kind": kind,
-        "recipient": parseaddr(str(message["To"]))[1].lower(),
+        "recipient": parseaddr(_raw(message, "To").replace("\n", " "))[1].lower(),
         "subject": str(message["Subject"] or ""),
-        "message_id": str(message["Message-ID"] or ""),
+        "message_id": _raw(message, "Message-ID").strip(),
         "message": message.as_bytes(policy=SMTP_POLICY),
         "status": "queued",
         "attempts": 0,
-        "next_attempt_at": now(),
+        "next_attempt_at": at,
         "last_error": "",
         "response_id": response_id,
-        "created_at": now(),
+        "created_at": at,
     }
-    stmt = insert(OutboxMessage).values(**values).on_conflict_do_nothing(index_elements=["key"])
-    result = await session.exec(stmt)
+    conn = await session.connection()
+    result = await conn.execute(_INSERT["postgresql" if dialect == "postgresql" else "sqlite"], values)
     return bool(result.rowcount)
