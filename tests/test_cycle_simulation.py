@@ -204,6 +204,9 @@ class LightMail:
     def __getitem__(self, name: str) -> str:
         return self.headers[name]
 
+    def raw_items(self) -> list[tuple[str, str]]:
+        return list(self.headers.items())
+
     def as_bytes(self, policy: object = None) -> bytes:
         return "".join(f"{k}: {v}\r\n" for k, v in self.headers.items()).encode() + b"\r\nreminder\r\n"
 
