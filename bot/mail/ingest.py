@@ -118,6 +118,13 @@ _MARK_PROCESSED = (
 )
 
 
+# storing a raw message: one statement per dialect, built once (values as parameters)
+_STORE_RAW = {
+    name: insert(INBOUND).on_conflict_do_nothing(index_elements=["message_id"]).returning(INBOUND.c.id)
+    for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+
+
 def _columns(row: Any, prefix: str) -> dict[str, Any]:
     return {k[len(prefix) :]: v for k, v in row._mapping.items() if k.startswith(prefix)}
 
@@ -206,23 +213,17 @@ class Ingestor:
         ]
         recipient = ", ".join(dict.fromkeys([*(a.lower() for a in envelope_to), *recipients]))
         message_id = message_id[:900]
-        insert = pg_insert if self.db.dialect == "postgresql" else sqlite_insert
-        stored = (
-            insert(INBOUND)
-            .values(
-                message_id=message_id,
-                raw=raw,
-                via=via,
-                sender=sender[:320],
-                recipient=recipient[:2000],
-                subject=str(headers.get("Subject") or "")[:500],
-                received_at=now(),
-            )
-            .on_conflict_do_nothing(index_elements=["message_id"])
-            .returning(INBOUND.c.id)
-        )
+        values = {
+            "message_id": message_id,
+            "raw": raw,
+            "via": via,
+            "sender": sender[:320],
+            "recipient": recipient[:2000],
+            "subject": str(headers.get("Subject") or "")[:500],
+            "received_at": now(),
+        }
         async with self.db.connection() as conn:
-            row = (await conn.execute(stored)).first()
+            row = (await conn.execute(_STORE_RAW[self.db.dialect], values)).first()
             if row is not None:
                 return int(row.id), "received"
             # the Message-ID is stored already (or was just now, by another process)
