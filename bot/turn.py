@@ -20,7 +20,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
@@ -37,7 +37,9 @@ from bot.db.tables import (
     Organisation,
     Response,
     from_row,
+    labelled,
     now,
+    table_of,
 )
 from conversations.engine import Step, step
 from conversations.questionnaire import Model
@@ -76,9 +78,9 @@ Effects = Callable[[AsyncSession, TurnContext, Turn, Step], Awaitable[None]]
 """Runs in the turn's transaction. An effects callable may carry ``wanted(turn, step) ->
 bool``; when it says False the look-ups it would need are skipped."""
 
-RESPONSES = cast(sa.Table, Response.__table__)  # type: ignore[attr-defined]
-ANSWERS = cast(sa.Table, Answer.__table__)  # type: ignore[attr-defined]
-REVISIONS = cast(sa.Table, AnswerRevision.__table__)  # type: ignore[attr-defined]
+RESPONSES = table_of(Response)
+ANSWERS = table_of(Answer)
+REVISIONS = table_of(AnswerRevision)
 _ANSWER_COLUMNS = [
     ANSWERS.c[name]
     for name in (
@@ -111,25 +113,20 @@ def _record(row: Any) -> AnswerRecord:
 
 
 _ANSWER_FIELDS = ("options", "value", "certain", "comment", "skipped", "by", "channel", "at", "revision")
-CYCLES = cast(sa.Table, Cycle.__table__)  # type: ignore[attr-defined]
-ORGANISATIONS = cast(sa.Table, Organisation.__table__)  # type: ignore[attr-defined]
+CYCLES = table_of(Cycle)
+ORGANISATIONS = table_of(Organisation)
 _ORG, _CYCLE = "organisation__", "cycle__"
 # The response with its organisation and cycle in one statement: the effects need them.
 _SELECT_RESPONSE = (
     sa.select(
         RESPONSES,
-        CYCLES.c.status.label("cycle_status"),
-        *(c.label(_ORG + c.name) for c in ORGANISATIONS.c),
-        *(c.label(_CYCLE + c.name) for c in CYCLES.c),
+        *labelled(Organisation, _ORG),
+        *labelled(Cycle, _CYCLE),
     )
     .join(CYCLES, CYCLES.c.id == RESPONSES.c.cycle_id)
     .join(ORGANISATIONS, ORGANISATIONS.c.id == RESPONSES.c.organisation_id)
     .where(RESPONSES.c.id == sa.bindparam("rid"))
 )
-
-
-def _joined(row: Any, prefix: str) -> dict[str, Any]:
-    return {k[len(prefix) :]: v for k, v in row._mapping.items() if k.startswith(prefix)}
 
 
 _SELECT_ANSWERS = sa.select(*_ANSWER_COLUMNS).where(ANSWERS.c.response_id == sa.bindparam("rid"))
@@ -149,7 +146,7 @@ _UPDATE_ANSWER = (
 )
 _INSERT_ANSWER = ANSWERS.insert()
 _INSERT_REVISION = REVISIONS.insert()
-_INSERT_AUDIT = cast(sa.Table, AuditEntry.__table__).insert()  # type: ignore[attr-defined]
+_INSERT_AUDIT = table_of(AuditEntry).insert()
 
 
 def _update_response(extra: Mapping[str, Any]) -> sa.Update:
@@ -170,7 +167,7 @@ def state_from_rows(
     When the row carries its cycle's status, a closed cycle locks the conversation (no
     answers, no withdrawal) unless the administrator reopened this response.
     """
-    cycle_status = getattr(response, "cycle_status", None)
+    cycle_status = getattr(response, _CYCLE + "status", None)
     reopened = getattr(response, "reopened_until", None)
     locked = cycle_status == "closed" and not (reopened is not None and reopened >= now().date())
     return ConversationState(
@@ -322,14 +319,11 @@ async def handle_turn(
     effects: Effects | None = None,
     contact: Contact | None = None,
     inbound_id: int | None = None,
-    inbound_message_id: str | None = None,
-    organisation: Organisation | None = None,
-    cycle: Cycle | None = None,
     max_attempts: int = 5,
 ) -> TurnOutcome:
     """Apply one turn to a response and store everything it causes, atomically.
 
-    ``organisation`` and ``cycle``, when the caller has them, spare the effects a look-up.
+    The response is read with its organisation and cycle, which the effects get too.
 
     Raises:
         ResponseNotFound: no response with this id.
@@ -363,13 +357,13 @@ async def handle_turn(
                     raise _Retry
                 wanted = getattr(effects, "wanted", None)
                 if effects is not None and (wanted is None or wanted(turn, result)):
-                    stored = _response_after(response, result)
-                    if organisation is None or organisation.id != stored.organisation_id:
-                        organisation = from_row(Organisation, _joined(response, _ORG))
-                    if cycle is None or cycle.id != stored.cycle_id:
-                        cycle = from_row(Cycle, _joined(response, _CYCLE))
-                    assert organisation is not None and cycle is not None
-                    ctx = TurnContext(stored, organisation, cycle, contact, inbound_id, inbound_message_id)
+                    ctx = TurnContext(
+                        _response_after(response, result),
+                        from_row(Organisation, response, _ORG),
+                        from_row(Cycle, response, _CYCLE),
+                        contact,
+                        inbound_id,
+                    )
                     await effects(session, ctx, turn, result)
             _remember_answers(db, response, result.state)  # committed: the answers as stored
             if result.state.version != state.version:

@@ -78,6 +78,19 @@ def _j(value: Any) -> bytes:
     return orjson.dumps(value)
 
 
+def _one_member(text: bytes) -> tuple[str, Any] | None:
+    """The only member of a JSON object given in orjson's compact form, or None when
+    ``text`` is anything else (not JSON, another value, more members, other spacing)."""
+    try:
+        doc = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    if type(doc) is not dict or len(doc) != 1 or orjson.dumps(doc) != text:
+        return None
+    ((key, value),) = doc.items()
+    return key, value
+
+
 def _padded(fragments: Sequence[bytes]) -> NDArray[np.bytes_]:
     """Fragments as a fixed-width array, each padded on the right with spaces."""
     width = max(len(f) for f in fragments)
@@ -403,13 +416,9 @@ class BatchScorer:
         hit = self._apieces.get(piece)
         if hit is None:
             hit = -1
-            text = b'{"' + piece + b"}}"
-            try:
-                doc = orjson.loads(text)
-            except orjson.JSONDecodeError:
-                doc = None
-            if type(doc) is dict and len(doc) == 1 and orjson.dumps(doc) == text:
-                ((qid, ans),) = doc.items()
+            member = _one_member(b'{"' + piece + b"}}")
+            if member is not None:
+                qid, ans = member
                 try:
                     column, code = self._slow(qid, ans)
                     hit = column + self.n * code
@@ -426,14 +435,11 @@ class BatchScorer:
         part = self._vparts.get(piece)
         if part is not None or piece in self._vrejected:
             return part
-        text = b'{"' + piece + b"}"
-        try:
-            doc = orjson.loads(text)
-        except orjson.JSONDecodeError:
-            doc = None
-        if type(doc) is dict and len(doc) == 1 and orjson.dumps(doc) == text:
+        member = _one_member(b'{"' + piece + b"}")
+        key = member[0] if member is not None else ""
+        if member is not None:
             try:
-                values = self.s.validation_values(doc)
+                values = self.s.validation_values(dict([member]))
             except AnswerFileError:
                 values = {}
             for vid, value in values.items():
@@ -444,7 +450,7 @@ class BatchScorer:
             self._vrejected.add(piece)
         else:
             self._vparts[piece] = part
-            self._vindex[piece] = self._vnames.index(next(iter(doc)))
+            self._vindex[piece] = self._vnames.index(key)
             if part == b'"' + piece:
                 self._vsame.add(piece)
         return part

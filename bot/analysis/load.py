@@ -27,14 +27,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from itertools import repeat
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
 from numpy.typing import NDArray
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.db.tables import Answer, Cycle, Organisation, Response
+from bot.db.tables import Answer, Cycle, Organisation, Response, table_of
 from conversations.questionnaire import Model
 from scoring.batch import BatchScorer, ScoreArrays, batch_scorer_for
 from scoring.score import AnswerFileError
@@ -45,10 +45,10 @@ FloatArray = NDArray[np.float64]
 US, RS = "\x1f", "\x1e"
 SUBMITTED_STATUSES = ("submitted", "closed")
 
-ORGS = cast(sa.Table, Organisation.__table__)  # type: ignore[attr-defined]
-RESPONSES = cast(sa.Table, Response.__table__)  # type: ignore[attr-defined]
-ANSWERS = cast(sa.Table, Answer.__table__)  # type: ignore[attr-defined]
-CYCLES = cast(sa.Table, Cycle.__table__)  # type: ignore[attr-defined]
+ORGS = table_of(Organisation)
+RESPONSES = table_of(Response)
+ANSWERS = table_of(Answer)
+CYCLES = table_of(Cycle)
 
 
 def submitted_clause() -> sa.ColumnElement[bool]:

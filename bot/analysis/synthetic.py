@@ -46,6 +46,7 @@ from bot.db.tables import (
     Cycle,
     Organisation,
     Response,
+    table_of,
 )
 from bot.organisations import luhn_ok
 from conversations.questionnaire import Model
@@ -598,10 +599,6 @@ class AlreadyGenerated(RuntimeError):
     """The database already holds demo data or cycles of the same names."""
 
 
-def _table(cls: Any) -> sa.Table:
-    return cast(sa.Table, cls.__table__)
-
-
 _ANSWER_COLUMNS = _words("response_id question options value certain comment skipped by channel at revision")
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
 
@@ -644,7 +641,7 @@ async def check_empty(session: AsyncSession, names: Sequence[str]) -> None:
     Raises:
         AlreadyGenerated: demo data was generated before, or a cycle of one of ``names`` exists.
     """
-    audit = _table(AuditEntry)
+    audit = table_of(AuditEntry)
     conn = await session.connection()
     done = (
         await conn.execute(sa.select(audit.c.details).where(audit.c.action == DEMO_ACTION).limit(1))
@@ -656,7 +653,7 @@ async def check_empty(session: AsyncSession, names: Sequence[str]) -> None:
             f"{details.get('organisations')} organisationer, {details.get('cycles')} omgångar); "
             "använd en tom databas"
         )
-    cycles = _table(Cycle)
+    cycles = table_of(Cycle)
     clash = (await conn.execute(sa.select(cycles.c.name).where(cycles.c.name.in_(list(names))))).all()
     if clash:
         listed = ", ".join(sorted(r[0] for r in clash))
@@ -679,8 +676,8 @@ async def store(session: AsyncSession, data: DemoData) -> dict[str, int]:
     if dialect == "sqlite":  # a bigger page cache for this transaction's index updates
         await conn.exec_driver_sql("PRAGMA cache_size=-262144")
     created = datetime(data.cycles[0].launch.year - 1, 11, 1, tzinfo=UTC)
-    orgs_t, contacts_t, cycles_t = _table(Organisation), _table(Contact), _table(Cycle)
-    responses_t, answers_t, revisions_t = _table(Response), _table(Answer), _table(AnswerRevision)
+    orgs_t, contacts_t, cycles_t = table_of(Organisation), table_of(Contact), table_of(Cycle)
+    responses_t, answers_t, revisions_t = table_of(Response), table_of(Answer), table_of(AnswerRevision)
     await conn.execute(
         orgs_t.insert(),
         [

@@ -40,7 +40,7 @@ from datetime import timedelta
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import getaddresses, parseaddr
-from typing import Any, cast
+from typing import Any
 
 import jinja2
 import sqlalchemy as sa
@@ -55,13 +55,14 @@ from bot.db.tables import (
     Administrator,
     Attachment,
     Contact,
-    Cycle,
     InboundMessage,
     Organisation,
     OutboxMessage,
     Response,
     from_row,
+    labelled,
     now,
+    table_of,
 )
 from bot.effects import mail_effects
 from bot.i18n import environment, gettext
@@ -80,22 +81,17 @@ from conversations.state import Actor, Turn
 log = logging.getLogger(__name__)
 
 EX_OK, EX_DATAERR, EX_NOUSER, EX_TEMPFAIL = 0, 65, 67, 75
-INBOUND = cast(sa.Table, InboundMessage.__table__)  # type: ignore[attr-defined]
-_RESPONSES = cast(sa.Table, Response.__table__)  # type: ignore[attr-defined]
-_ORGANISATIONS = cast(sa.Table, Organisation.__table__)  # type: ignore[attr-defined]
-_CYCLES = cast(sa.Table, Cycle.__table__)  # type: ignore[attr-defined]
-_CONTACTS = cast(sa.Table, Contact.__table__)  # type: ignore[attr-defined]
+INBOUND = table_of(InboundMessage)
+_RESPONSES, _ORGANISATIONS = table_of(Response), table_of(Organisation)
+_CONTACTS = table_of(Contact)
 _LOOKUP = (
     sa.select(
-        *(c.label(f"r__{c.name}") for c in _RESPONSES.c),
-        *(c.label(f"o__{c.name}") for c in _ORGANISATIONS.c),
-        *(c.label(f"y__{c.name}") for c in _CYCLES.c),
-        *(c.label(f"c__{c.name}") for c in _CONTACTS.c),
+        *labelled(Response, "r__"),
+        *labelled(Organisation, "o__"),
+        *labelled(Contact, "c__"),
     )
     .select_from(
-        _RESPONSES.join(_ORGANISATIONS, _ORGANISATIONS.c.id == _RESPONSES.c.organisation_id)
-        .join(_CYCLES, _CYCLES.c.id == _RESPONSES.c.cycle_id)
-        .outerjoin(
+        _RESPONSES.join(_ORGANISATIONS, _ORGANISATIONS.c.id == _RESPONSES.c.organisation_id).outerjoin(
             _CONTACTS,
             sa.and_(
                 _CONTACTS.c.organisation_id == _RESPONSES.c.organisation_id,
@@ -123,10 +119,6 @@ _STORE_RAW = {
     name: insert(INBOUND).on_conflict_do_nothing(index_elements=["message_id"]).returning(INBOUND.c.id)
     for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
-
-
-def _columns(row: Any, prefix: str) -> dict[str, Any]:
-    return {k[len(prefix) :]: v for k, v in row._mapping.items() if k.startswith(prefix)}
 
 
 _ADDRESS = re.compile(r"^(svar|godkann|utse)\+([a-z0-9-]+)@", re.IGNORECASE)
@@ -342,16 +334,15 @@ class Ingestor:
         )
 
     async def _answer(self, inbound_id: int, mail: InboundMail, response_id: int) -> IngestResult:
-        # the response, its organisation and cycle, and the sender as a contact: one statement
+        # the response, its organisation and the sender as a contact: one statement
         async with self.db.connection(readonly=True) as conn:
             row = (await conn.execute(_LOOKUP, {"rid": response_id, "email": mail.from_address})).first()
         if row is None:
             await self._finish(inbound_id, "unmatched", f"response {response_id} does not exist")
             return IngestResult("unmatched", EX_NOUSER, inbound_id)
-        response = from_row(Response, _columns(row, "r__"))
-        organisation = from_row(Organisation, _columns(row, "o__"))
-        cycle = from_row(Cycle, _columns(row, "y__"))
-        contact = from_row(Contact, _columns(row, "c__")) if row.c__id is not None else None
+        response = from_row(Response, row, "r__")
+        organisation = from_row(Organisation, row, "o__")
+        contact = from_row(Contact, row, "c__") if row.c__id is not None else None
         if contact is not None and not contact.active:
             contact = None
         if contact is None:
@@ -375,7 +366,7 @@ class Ingestor:
                 ),
             )
             return IngestResult("refused", EX_OK, inbound_id, reason=reason)
-        return await self._turn(inbound_id, mail, response, contact, organisation, cycle)
+        return await self._turn(inbound_id, mail, response, contact)
 
     async def _turn(
         self,
@@ -383,8 +374,6 @@ class Ingestor:
         mail: InboundMail,
         response: Response,
         contact: Contact,
-        organisation: Organisation | None = None,
-        cycle: Cycle | None = None,
     ) -> IngestResult:
         assert response.id is not None
         actor = Actor(
@@ -424,8 +413,6 @@ class Ingestor:
                 effects=effects,
                 contact=contact,
                 inbound_id=inbound_id,
-                organisation=organisation,
-                cycle=cycle,
             )
         except _AlreadyProcessed:
             return IngestResult("duplicate", EX_OK, inbound_id, reason="processed by another process")
@@ -665,7 +652,7 @@ class Ingestor:
                         session.add(contact)
                 if mail.bounce.original_message_id:
                     await session.exec(
-                        sa.update(cast(sa.Table, OutboxMessage.__table__))  # type: ignore[attr-defined]
+                        sa.update(table_of(OutboxMessage))
                         .where(sa.column("message_id") == mail.bounce.original_message_id)
                         .values(status="failed", last_error=f"bounced: {r.status} {r.diagnostic or ''}"[:500])
                     )

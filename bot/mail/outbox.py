@@ -9,17 +9,15 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 from email.utils import parseaddr
-from typing import cast
 
-import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.db.tables import OutboxMessage, now
+from bot.db.tables import OutboxMessage, now, table_of
 from bot.mail.compose import SMTP_POLICY
 
-_OUTBOX = cast(sa.Table, OutboxMessage.__table__)  # type: ignore[attr-defined]
+_OUTBOX = table_of(OutboxMessage)
 # one statement per dialect, built once: the values go in as parameters
 _INSERT = {
     "postgresql": pg_insert(_OUTBOX).on_conflict_do_nothing(index_elements=["key"]),

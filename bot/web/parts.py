@@ -104,7 +104,6 @@ class Parts:
         self.entries = _Lru()
         self.replies = _Lru()
         self.frames = _Lru(100)
-        self.section_of = {q: i for i, s in enumerate(model.sections) for q in s.questions}
 
     def render(self, name: str, context: dict[str, Any]) -> str:
         return self.env.get_template(name).render(context)
