@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.mail.compose import POLICY, SMTP_POLICY
+from bot.mail.render import new_boundary
 
 NAMES = [
     "Subject",
@@ -110,3 +111,29 @@ def test_typical_mail_same_bytes_and_readable() -> None:
     assert msg["To"].addresses[0].addr_spec == "anna@k1.se"
     assert str(msg["Subject"]) == "Kvitto: dina svar till Ödeshögs kommun"
     assert msg["Reply-To"].addresses[0].addr_spec == "svar+au-5k4phmlt@svar.example.se"
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(["alternative", "mixed"]), st.sampled_from(["", "sv", "en"]))
+def test_own_boundaries_fold_as_the_standard_policy(subtype: str, language: str) -> None:
+    """A boundary from ``new_boundary`` is folded from a stand-in; the bytes are the standard's."""
+    written = []
+    for policy in (default, POLICY):
+        msg = EmailMessage(policy=policy)
+        msg["Subject"] = "Kvitto"
+        if language:
+            msg["Content-Language"] = language
+        msg.set_content("Registrerat: 1.5 säker\n")
+        msg.add_alternative("<p>Registrerat</p>", subtype="html", cte="base64")
+        if subtype == "mixed":
+            msg.make_mixed()
+        written.append(msg)
+    boundaries = [new_boundary() for _ in range(2)]
+    for msg in written:
+        for part, boundary in zip((p for p in msg.walk() if p.is_multipart()), boundaries, strict=False):
+            part.set_boundary(boundary)
+    boundary = boundaries[0]
+    standard, ours = (m.as_bytes(policy=p) for m, p in zip(written, (SMTP, SMTP_POLICY), strict=True))
+    assert ours == standard
+    assert f'boundary="{boundary}"'.encode() in ours
+    assert re.fullmatch(r"=_[0-9a-f]{32}", boundary) and boundary != new_boundary()

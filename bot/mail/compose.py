@@ -13,6 +13,7 @@ import sys
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.policy import EmailPolicy
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr, parsedate_to_datetime
@@ -22,7 +23,7 @@ import jinja2
 
 from bot.db.tables import Contact, Cycle, Organisation, Response, now
 from bot.i18n import environment, format_date, gettext
-from bot.mail.render import render_markdown_template, set_bodies
+from bot.mail.render import BOUNDARY_PATTERN, new_boundary, render_markdown_template, set_bodies
 from bot.settings import Settings
 from bot.tokens import reply_token
 from conversations.parsing import example_line, format_answer, format_validation
@@ -71,6 +72,23 @@ def _plain(name: str, value: str) -> bool:
     return _PLAIN_HEADER.fullmatch(value) is not None
 
 
+class _HeaderClasses(HeaderRegistry):
+    """The standard header registry, remembering the class it makes for each name: the
+    stdlib builds a new class on every lookup, and a message looks names up many times
+    (each header set, read or counted)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._made: dict[str, type[BaseHeader]] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        key = name.lower()
+        made = self._made.get(key)
+        if made is None:
+            made = self._made[key] = super().__getitem__(name)
+        return made
+
+
 _FOLDED_CACHE_SIZE = 4096
 _PARSED_CACHE_SIZE = 256
 
@@ -114,6 +132,13 @@ class MailPolicy(EmailPolicy):
         maxlen = self.max_line_length or sys.maxsize
         if len(name) + 2 + len(value) <= maxlen and _plain(name, value):
             return name, value
+        own = _OWN_BOUNDARY.search(value) if name.lower() == "content-type" else None
+        if own is not None and own.group(1) != _STAND_IN:
+            # a boundary of ours (bot.mail.render.new_boundary): every one of them folds as
+            # a stand-in of the same length and characters does
+            _, folded = self.header_store_parse(name, value[: own.start(1)] + _STAND_IN + value[own.end(1) :])
+            if type(folded) is str and folded.count(_STAND_IN) == 1:
+                return name, folded.replace(_STAND_IN, own.group(1))
         key = (name, value, self.max_line_length, self.utf8)
         folded = _FOLDED.get(key)
         if folded is None:
@@ -137,9 +162,11 @@ class MailPolicy(EmailPolicy):
         return name, folded
 
 
+_OWN_BOUNDARY = re.compile(r'boundary="(' + BOUNDARY_PATTERN + ')"')
+_STAND_IN = new_boundary().translate(str.maketrans("0123456789abcdef", "0000000000000000"))
 _FOLDED: OrderedDict[tuple[str, str, int | None, bool], str] = OrderedDict()
 _PARSED: OrderedDict[tuple[str, str], Any] = OrderedDict()
-POLICY = MailPolicy()
+POLICY = MailPolicy(header_factory=_HeaderClasses())
 SMTP_POLICY = POLICY.clone(linesep="\r\n")
 """For serialising: ``email.policy.SMTP`` with the header handling of :class:`MailPolicy`."""
 

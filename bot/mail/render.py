@@ -10,6 +10,7 @@ attributes, because Outlook and Gmail ignore most ``<style>`` blocks.
 from __future__ import annotations
 
 import re
+import secrets
 from email.message import EmailMessage
 from functools import cache
 from importlib import resources
@@ -117,11 +118,22 @@ def set_bodies(
     )
 
 
+BOUNDARY_PATTERN = "=_[0-9a-f]{32}"
+
+
+def new_boundary() -> str:
+    """A MIME boundary: 128 random bits, and "=_", which neither quoted-printable nor base64
+    can produce. Set when the parts are made, the serialiser need not search the bodies
+    for a boundary that does not occur in them."""
+    return "=_" + secrets.token_hex(16)
+
+
 def attach_bodies(msg: EmailMessage, text: str, html: str) -> None:
     """Put finished text and HTML bodies into ``msg`` as multipart/alternative."""
     language = msg["Content-Language"]  # set_content() clears every Content-* header
     msg.set_content(text)
     msg.add_alternative(html, subtype="html", cte="base64")  # binascii is fast; pure-Python QP is not
+    msg.set_boundary(new_boundary())
     if language and "Content-Language" not in msg:
         msg["Content-Language"] = str(language)
 
