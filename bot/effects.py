@@ -20,7 +20,7 @@ from bot.mail.compose import new_message, section_mail
 from bot.mail.outbox import enqueue
 from bot.mail.render import set_bodies
 from bot.reminders import pause_reminders
-from bot.replies_text import render_replies_markdown, render_replies_text
+from bot.replies_text import render_replies
 from bot.settings import Settings
 from bot.turn import Effects, TurnContext
 from conversations.engine import Step
@@ -68,14 +68,10 @@ def mail_effects(settings: Settings, model: Model) -> Effects:
                 auto="auto-replied",
                 in_reply_to=in_reply_to,
             )
-            args = {"authority": settings.authority_name, "status": step.state.status}
-            set_bodies(
-                receipt,
-                render_replies_text(model, replies, lang, **args),
-                render_replies_markdown(model, replies, lang, **args),
-                lang=lang,
-                title=subject,
+            text, markdown = render_replies(
+                model, replies, lang, authority=settings.authority_name, status=step.state.status
             )
+            set_bodies(receipt, text, markdown, lang=lang, title=subject)
             await enqueue(
                 session, receipt, key=f"receipt:{turn_key}", kind="receipt", response_id=response.id
             )

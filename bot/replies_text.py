@@ -66,6 +66,9 @@ def explain(error: Invalid, model: Model, lang: str) -> str:
     return texts.get(error.kind, gettext(lang, "Raden kunde inte läsas."))
 
 
+_HEAD = frozenset({"Recorded", "ValueRecorded", "Skipped", "Invalid"})
+
+
 def render_replies_text(
     model: Model, replies: Sequence[Reply], lang: str, *, authority: str, status: str = ""
 ) -> str:
@@ -80,15 +83,28 @@ def render_replies_markdown(
     model: Model, replies: Sequence[Reply], lang: str, *, authority: str, status: str = ""
 ) -> str:
     """Render a turn's replies as Markdown (the HTML part of a receipt)."""
+    return render_replies(model, replies, lang, authority=authority, status=status)[1]
+
+
+def render_replies(
+    model: Model, replies: Sequence[Reply], lang: str, *, authority: str, status: str = ""
+) -> tuple[str, str]:
+    """A turn's replies as text and as Markdown (a receipt's two parts), each part of the
+    text rendered once: what was recorded or refused, and the rest (progress, notes), which
+    the Markdown shows as text."""
     from bot.mail.render import render_markdown_template
 
-    rest = [r for r in replies if type(r).__name__ not in ("Recorded", "ValueRecorded", "Skipped", "Invalid")]
-    text_rest = (
-        render_replies_text(model, rest, lang, authority=authority, status=status).strip() if rest else ""
+    text = _env.get_template("replies.txt.j2")
+    head = [r for r in replies if type(r).__name__ in _HEAD]
+    rest = [r for r in replies if type(r).__name__ not in _HEAD]
+    # the text template writes the recorded and refused lines, then the rest: rendered
+    # apart, the two pieces join to the whole
+    text_head = text.render(_context(model, head, lang, authority, status)) if head else ""
+    text_rest = text.render(_context(model, rest, lang, authority, status)) if rest else ""
+    markdown = render_markdown_template(
+        "replies.md.j2", **_context(model, head, lang, authority, status), text_rest=text_rest.strip()
     )
-    return render_markdown_template(
-        "replies.md.j2", **_context(model, replies, lang, authority, status), text_rest=text_rest
-    )
+    return (text_head + text_rest).strip() + "\n", markdown
 
 
 def _context(
@@ -110,6 +126,8 @@ def _context(
         "model": model,
         "lang": lang,
         "replies": replies,
+        "recorded": [r for r in replies if type(r).__name__ in ("Recorded", "ValueRecorded", "Skipped")],
+        "invalid": [r for r in replies if type(r).__name__ == "Invalid"],
         "status": status,
         "authority": authority,
         "explain": lambda e: explain(e, model, lang),
