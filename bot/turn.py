@@ -129,6 +129,19 @@ _SELECT_RESPONSE = (
 )
 
 
+def select_response_with(columns: list[Any], table: sa.Table, onclause: Any) -> sa.Select[Any]:
+    """The response with its organisation and cycle, as :func:`handle_turn` reads it, and
+    ``columns`` of an outer-joined ``table``: a row that a shell may pass to ``handle_turn``
+    as ``row`` after looking at it (the mail channel checks the sender is a contact)."""
+    return _SELECT_RESPONSE.add_columns(*columns).outerjoin(table, onclause)
+
+
+def parts_of(row: Any) -> tuple[Response, Organisation, Cycle]:
+    """The response, organisation and cycle of a row read as :func:`handle_turn` reads it."""
+    response = from_row(Response, {k: v for k, v in row._mapping.items() if k in RESPONSES.c})
+    return response, from_row(Organisation, row, _ORG), from_row(Cycle, row, _CYCLE)
+
+
 _SELECT_ANSWERS = sa.select(*_ANSWER_COLUMNS).where(ANSWERS.c.response_id == sa.bindparam("rid"))
 _RESPONSE_VALUES = {
     "version": sa.bindparam("new_version"),
@@ -319,11 +332,15 @@ async def handle_turn(
     effects: Effects | None = None,
     contact: Contact | None = None,
     inbound_id: int | None = None,
+    row: Any = None,
     max_attempts: int = 5,
 ) -> TurnOutcome:
     """Apply one turn to a response and store everything it causes, atomically.
 
-    The response is read with its organisation and cycle, which the effects get too.
+    The response is read with its organisation and cycle, which the effects get too. A
+    ``row`` read just before (:func:`select_response_with`) stands in for that read on the
+    first attempt: the update of the response is conditional on the version the row shows,
+    so a change since then means a second attempt on a fresh read.
 
     Raises:
         ResponseNotFound: no response with this id.
@@ -334,7 +351,10 @@ async def handle_turn(
         try:
             async with db.transaction() as session:
                 conn = await session.connection()
-                response = (await conn.execute(_SELECT_RESPONSE, {"rid": response_id})).first()
+                if row is not None and attempt == 1 and row.id == response_id:
+                    response = row
+                else:
+                    response = (await conn.execute(_SELECT_RESPONSE, {"rid": response_id})).first()
                 if response is None:
                     raise ResponseNotFound(f"no response {response_id}")
                 if response.model_id != model.id:

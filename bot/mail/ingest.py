@@ -72,7 +72,7 @@ from bot.mail.outbox import enqueue
 from bot.mail.render import set_text_bodies
 from bot.settings import Settings
 from bot.tokens import read_signed_token, signed_token
-from bot.turn import TurnContext, handle_turn
+from bot.turn import TurnContext, handle_turn, parts_of, select_response_with
 from conversations.engine import Step
 from conversations.questionnaire import Model
 from conversations.replies import Recorded, Skipped, ValueRecorded
@@ -82,24 +82,16 @@ log = logging.getLogger(__name__)
 
 EX_OK, EX_DATAERR, EX_NOUSER, EX_TEMPFAIL = 0, 65, 67, 75
 INBOUND = table_of(InboundMessage)
-_RESPONSES, _ORGANISATIONS = table_of(Response), table_of(Organisation)
 _CONTACTS = table_of(Contact)
-_LOOKUP = (
-    sa.select(
-        *labelled(Response, "r__"),
-        *labelled(Organisation, "o__"),
-        *labelled(Contact, "c__"),
-    )
-    .select_from(
-        _RESPONSES.join(_ORGANISATIONS, _ORGANISATIONS.c.id == _RESPONSES.c.organisation_id).outerjoin(
-            _CONTACTS,
-            sa.and_(
-                _CONTACTS.c.organisation_id == _RESPONSES.c.organisation_id,
-                _CONTACTS.c.email == sa.bindparam("email"),
-            ),
-        )
-    )
-    .where(_RESPONSES.c.id == sa.bindparam("rid"))
+# the response, its organisation and cycle as handle_turn reads them, and the sender as a
+# contact of the organisation: one statement, and the turn's first read
+_LOOKUP = select_response_with(
+    labelled(Contact, "c__"),
+    _CONTACTS,
+    sa.and_(
+        _CONTACTS.c.organisation_id == table_of(Response).c.organisation_id,
+        _CONTACTS.c.email == sa.bindparam("email"),
+    ),
 )
 _MARK_PROCESSED = (
     INBOUND.update()
@@ -340,8 +332,7 @@ class Ingestor:
         if row is None:
             await self._finish(inbound_id, "unmatched", f"response {response_id} does not exist")
             return IngestResult("unmatched", EX_NOUSER, inbound_id)
-        response = from_row(Response, row, "r__")
-        organisation = from_row(Organisation, row, "o__")
+        response, organisation, _ = parts_of(row)
         contact = from_row(Contact, row, "c__") if row.c__id is not None else None
         if contact is not None and not contact.active:
             contact = None
@@ -366,7 +357,7 @@ class Ingestor:
                 ),
             )
             return IngestResult("refused", EX_OK, inbound_id, reason=reason)
-        return await self._turn(inbound_id, mail, response, contact)
+        return await self._turn(inbound_id, mail, response, contact, row)
 
     async def _turn(
         self,
@@ -374,6 +365,7 @@ class Ingestor:
         mail: InboundMail,
         response: Response,
         contact: Contact,
+        row: Any,  # the response as _LOOKUP read it, or None
     ) -> IngestResult:
         assert response.id is not None
         actor = Actor(
@@ -413,6 +405,7 @@ class Ingestor:
                 effects=effects,
                 contact=contact,
                 inbound_id=inbound_id,
+                row=row,
             )
         except _AlreadyProcessed:
             return IngestResult("duplicate", EX_OK, inbound_id, reason="processed by another process")
@@ -627,7 +620,7 @@ class Ingestor:
                     {"email": colleague.email, "inbound": held_id},
                 )
             )
-        return await self._turn(held_id, held_mail, response, colleague)
+        return await self._turn(held_id, held_mail, response, colleague, None)
 
     # ------------------------------------------------------------------ automatic mail
 

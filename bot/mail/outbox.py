@@ -15,7 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.db.tables import OutboxMessage, now, table_of
-from bot.mail.compose import SMTP_POLICY
+from bot.mail.wire import wire_bytes
 
 _OUTBOX = table_of(OutboxMessage)
 # one statement per dialect, built once: the values go in as parameters
@@ -48,7 +48,7 @@ async def enqueue(
         "recipient": parseaddr(_raw(message, "To").replace("\n", " "))[1].lower(),
         "subject": str(message["Subject"] or ""),
         "message_id": _raw(message, "Message-ID").strip(),
-        "message": message.as_bytes(policy=SMTP_POLICY),
+        "message": wire_bytes(message),
         "status": "queued",
         "attempts": 0,
         "next_attempt_at": at,
