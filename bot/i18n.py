@@ -113,6 +113,7 @@ def environment(loader: jinja2.BaseLoader, *, html: bool) -> jinja2.Environment:
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
         extensions=["jinja2.ext.i18n"],
+        auto_reload=False,  # the templates ship with the package: no stat() per render
     )
     env.install_gettext_callables(_ctx_gettext, _ctx_ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters["date"] = lambda v, lang="sv", fmt="long": format_date(v, lang, fmt=fmt)

@@ -17,6 +17,7 @@ from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.policy import EmailPolicy
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr, parsedate_to_datetime
+from functools import lru_cache
 from typing import Any
 
 import jinja2
@@ -89,6 +90,36 @@ class _HeaderClasses(HeaderRegistry):
         return made
 
 
+_ID_LISTS = {"references", "in-reply-to"}
+_PLAIN_MESSAGE_IDS = re.compile(rf"<{_DOT_ATOM}@{_DOT_ATOM}>(?: <{_DOT_ATOM}@{_DOT_ATOM}>)*")
+
+
+def _wrap(name: str, words: list[str], maxlen: int) -> str | None:
+    """Message ids, folded as the standard policy folds them: as many on a line as fit
+    (the first line after ``name: ``), the next line begun with a space. None when an id
+    does not fit on a line of its own, or when the whole list would fit on the second line
+    but not the first (the standard policy then leaves the first line empty)."""
+    total = sum(map(len, words)) + len(words) - 1
+    if len(name) + 2 + total > maxlen and 1 + total <= maxlen:
+        return None
+    lines: list[str] = []
+    line = ""
+    room = maxlen - len(name) - 2
+    for word in words:
+        if not line:
+            line = word
+        elif len(line) + 1 + len(word) <= room:
+            line += " " + word
+        else:
+            lines.append(line)
+            line = " " + word
+            room = maxlen
+        if len(line) > room:
+            return None
+    lines.append(line)
+    return "\n".join(lines)
+
+
 _FOLDED_CACHE_SIZE = 4096
 _PARSED_CACHE_SIZE = 256
 
@@ -132,6 +163,10 @@ class MailPolicy(EmailPolicy):
         maxlen = self.max_line_length or sys.maxsize
         if len(name) + 2 + len(value) <= maxlen and _plain(name, value):
             return name, value
+        if name.lower() in _ID_LISTS and _PLAIN_MESSAGE_IDS.fullmatch(value):
+            folded = _wrap(name, value.split(" "), maxlen)
+            if folded is not None:
+                return name, folded
         own = _OWN_BOUNDARY.search(value) if name.lower() == "content-type" else None
         if own is not None and own.group(1) != _STAND_IN:
             # a boundary of ours (bot.mail.render.new_boundary): every one of them folds as
@@ -172,12 +207,21 @@ SMTP_POLICY = POLICY.clone(linesep="\r\n")
 
 
 def reply_address(settings: Settings, response_id: int) -> str:
-    return f"svar+{reply_token(settings.secret(), response_id)}@{settings.reply_domain}"
+    return _reply_address(settings.secret(), settings.reply_domain, response_id)
+
+
+@lru_cache(maxsize=4096)
+def _reply_address(secret: bytes, domain: str, response_id: int) -> str:
+    return f"svar+{reply_token(secret, response_id)}@{domain}"
 
 
 def message_id(settings: Settings) -> str:
-    domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or settings.reply_domain
-    return make_msgid(domain=domain)
+    return make_msgid(domain=_id_domain(settings.mail_from, settings.reply_domain))
+
+
+@lru_cache(maxsize=64)
+def _id_domain(mail_from: str, reply_domain: str) -> str:
+    return parseaddr(mail_from)[1].rpartition("@")[2] or reply_domain
 
 
 def new_message(
