@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jinja2
@@ -92,7 +92,7 @@ def render_replies(
     """A turn's replies as text and as Markdown (a receipt's two parts), each part of the
     text rendered once: what was recorded or refused, and the rest (progress, notes), which
     the Markdown shows as text."""
-    from bot.mail.render import render_markdown_template
+    from bot.mail.render import md_escape, render_markdown_template
 
     text = _env.get_template("replies.txt.j2")
     head = [r for r in replies if type(r).__name__ in _HEAD]
@@ -102,20 +102,42 @@ def render_replies(
     text_head = text.render(_context(model, head, lang, authority, status)) if head else ""
     text_rest = text.render(_context(model, rest, lang, authority, status)) if rest else ""
     markdown = render_markdown_template(
-        "replies.md.j2", **_context(model, head, lang, authority, status), text_rest=text_rest.strip()
+        "replies.md.j2",
+        **_context(model, head, lang, authority, status, md_escape),
+        text_rest=text_rest.strip(),
     )
     return (text_head + text_rest).strip() + "\n", markdown
 
 
 def _context(
-    model: Model, replies: Sequence[Reply], lang: str, authority: str, status: str
+    model: Model,
+    replies: Sequence[Reply],
+    lang: str,
+    authority: str,
+    status: str,
+    escape: Callable[[str], str] = str,
 ) -> dict[str, Any]:
+    """What the replies templates use; ``escape`` is applied to model text (Markdown)."""
 
     def section_title(section_id: str) -> str:
         for s in model.sections:
             if s.id == section_id:
                 return s.title.get(lang)
         return section_id
+
+    def qtext(qid: str) -> str:
+        q = model.question(qid) or model.validation_question(qid)
+        return f"{qid} {q.text.get(lang)}" if q else qid
+
+    def qtitle(qid: str) -> str:
+        q = model.question(qid) or model.validation_question(qid)
+        return f"**{qid}** {escape(q.text.get(lang))}" if q else f"**{qid}**"
+
+    def option_list(qid: str, letters: Sequence[str]) -> str:
+        q = model.question(qid)
+        assert q is not None
+        texts = ((letter, q.option(letter)) for letter in letters)
+        return "; ".join(f"{letter}) {escape(o.text.get(lang) if o else '')}" for letter, o in texts)
 
     def level_name(level: int) -> str:
         if level == 0:
@@ -132,6 +154,9 @@ def _context(
         "authority": authority,
         "explain": lambda e: explain(e, model, lang),
         "section_title": section_title,
+        "qtext": qtext,
+        "qtitle": qtitle,
+        "option_list": option_list,
         "level_name": level_name,
         "status_name": lambda s: gettext(lang, STATUS_NAMES.get(s) or s),
     }

@@ -11,7 +11,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.mail.render import render_markdown_template
+from bot.mail.render import md_escape, render_markdown_template
 from bot.replies_text import _context, render_replies, render_replies_text
 from conversations.progress import Progress
 from conversations.questionnaire import Model, load_model
@@ -30,14 +30,14 @@ def _lines(model: Model) -> st.SearchStrategy[str]:
     return st.lists(line | st.sampled_from(COMMANDS), min_size=1, max_size=6).map("\n".join)
 
 
-def _old_markdown(model: Model, replies: list, lang: str) -> str:
-    """The Markdown as rendered before: the whole list, the rest as one-piece text."""
+def _whole_markdown(model: Model, replies: list, lang: str) -> str:
+    """The Markdown rendered from the whole list, the rest as one-piece text."""
     heads = ("Recorded", "ValueRecorded", "Skipped", "Invalid")
     rest = [r for r in replies if type(r).__name__ not in heads]
     text_rest = render_replies_text(model, rest, lang, authority="MCF", status="in_progress").strip()
     return render_markdown_template(
         "replies.md.j2",
-        **_context(model, replies, lang, "MCF", "in_progress"),
+        **_context(model, replies, lang, "MCF", "in_progress", md_escape),
         text_rest=text_rest if rest else "",
     )
 
@@ -62,7 +62,7 @@ def test_pieces_join_to_the_whole(texts: list[str], english: bool, with_status: 
         )
     text, markdown = render_replies(MODEL, replies, lang, authority="MCF", status="in_progress")
     assert text == render_replies_text(MODEL, replies, lang, authority="MCF", status="in_progress")
-    assert markdown == _old_markdown(MODEL, replies, lang)
+    assert markdown == _whole_markdown(MODEL, replies, lang)
 
 
 def test_a_receipt_says_what_was_recorded_refused_and_what_remains() -> None:
@@ -73,3 +73,7 @@ def test_a_receipt_says_what_was_recorded_refused_and_what_remains() -> None:
     assert text.index("Registrerat") < text.index("Rader som inte kunde användas") < text.index("Status")
     assert "Det finns ingen fråga 9.9." in text and "Det finns ingen fråga 9\\.9" in markdown
     assert "## Registrerat" in markdown and "Status" in markdown
+    title = MODEL.question("1.1").text.get("sv")  # type: ignore[union-attr]
+    option = MODEL.question("1.1").option("a").text.get("sv")  # type: ignore[union-attr]
+    assert f"  1.1 {title}\n    → a) {option}\n" in text
+    assert f"- **1.1** {md_escape(title)}  \n  a) {md_escape(option)}  \n" in markdown
