@@ -178,3 +178,54 @@ async def test_sqlite_writers_wait_for_each_other(tmp_path: Path) -> None:
             assert (await session.get(Organisation, org.id)).county == "8"  # type: ignore[union-attr]
     finally:
         await db.dispose()
+
+
+async def test_sqlite_writers_of_one_process_take_turns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writing transactions of one process wait on a lock of their own instead of SQLite's
+    sleeping busy handler: they never overlap, readers do not wait, and a writer that
+    waits longer than the busy timeout fails as SQLite would ("database is locked")."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path}/turns.db")
+    try:
+        await asyncio.to_thread(migrate.upgrade, db.url)
+        inside: list[int] = []
+        overlaps = 0
+
+        async def write(n: int) -> None:
+            nonlocal overlaps
+            async with db.transaction() as session:
+                overlaps += bool(inside)
+                inside.append(n)
+                session.add(Organisation(name=f"Kommun {n}", type="kommun"))
+                await session.flush()
+                await asyncio.sleep(0.02)
+                inside.remove(n)
+
+        await asyncio.gather(*(write(n) for n in range(12)))
+        assert overlaps == 0
+        async with db.transaction(readonly=True) as session:
+            assert len((await session.exec(select(Organisation))).all()) == 12
+
+        held = asyncio.Event()
+        release = asyncio.Event()
+
+        async def holder() -> None:
+            async with db.transaction():
+                held.set()
+                await release.wait()
+
+        task = asyncio.create_task(holder())
+        await held.wait()
+        async with db.transaction(readonly=True) as session:  # a reader does not wait
+            assert len((await session.exec(select(Organisation))).all()) == 12
+        monkeypatch.setattr("bot.db.database.SQLITE_BUSY_TIMEOUT_MS", 200)
+        with pytest.raises(sa.exc.OperationalError, match="locked"):
+            async with db.transaction():
+                pass
+        release.set()
+        await task
+        async with db.connection() as conn:  # free again
+            await conn.execute(text("UPDATE organisations SET type = 'kommun'"))
+    finally:
+        await db.dispose()

@@ -30,6 +30,8 @@ class _Unusual(Exception):
 
 def wire_bytes(message: Message) -> bytes:
     """``message.as_bytes(policy=SMTP_POLICY)``, written directly when it has the plain shape."""
+    if not isinstance(message, Message):  # a stand-in that serialises itself
+        return message.as_bytes(policy=SMTP_POLICY)
     out: list[str] = []
     try:
         _part(message, out)
