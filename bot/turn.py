@@ -137,9 +137,19 @@ def select_response_with(columns: list[Any], table: sa.Table, onclause: Any) -> 
 
 
 def parts_of(row: Any) -> tuple[Response, Organisation, Cycle]:
-    """The response, organisation and cycle of a row read as :func:`handle_turn` reads it."""
+    """The response, organisation and cycle of a row read as :func:`handle_turn` reads it
+    (for the row last asked about, the same objects again: a shell's look-up row is the
+    turn's first read)."""
+    last = _last_parts.get("row")
+    if last is not None and last[0] is row:
+        return last[1]
     response = from_row(Response, {k: v for k, v in row._mapping.items() if k in RESPONSES.c})
-    return response, from_row(Organisation, row, _ORG), from_row(Cycle, row, _CYCLE)
+    parts = (response, from_row(Organisation, row, _ORG), from_row(Cycle, row, _CYCLE))
+    _last_parts["row"] = (row, parts)
+    return parts
+
+
+_last_parts: dict[str, tuple[Any, tuple[Response, Organisation, Cycle]]] = {}
 
 
 _SELECT_ANSWERS = sa.select(*_ANSWER_COLUMNS).where(ANSWERS.c.response_id == sa.bindparam("rid"))
@@ -377,12 +387,9 @@ async def handle_turn(
                     raise _Retry
                 wanted = getattr(effects, "wanted", None)
                 if effects is not None and (wanted is None or wanted(turn, result)):
+                    _, organisation, cycle = parts_of(response)
                     ctx = TurnContext(
-                        _response_after(response, result),
-                        from_row(Organisation, response, _ORG),
-                        from_row(Cycle, response, _CYCLE),
-                        contact,
-                        inbound_id,
+                        _response_after(response, result), organisation, cycle, contact, inbound_id
                     )
                     await effects(session, ctx, turn, result)
             _remember_answers(db, response, result.state)  # committed: the answers as stored
