@@ -115,6 +115,29 @@ async def test_reply_by_token_is_recorded_once_with_one_receipt(
     assert row.status == "processed" and row.response_id == s.response_id and row.raw == bytes(msg)
 
 
+async def test_an_answer_takes_two_transactions_and_one_look_up(
+    db: Database, model: Model, tmp_path: Path
+) -> None:
+    """The sender check's row is read with the raw message and is the turn's first read."""
+    s, ingestor, settings = await setup(db, model, tmp_path)
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(" ".join(statement.split()[:2]).upper())
+
+    sa.event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        msg = reply(reply_address(settings, s.response_id), "Anna <anna@exempelby.se>", "1.1 a säker\n")
+        assert (await ingestor.ingest(bytes(msg), via="lmtp")).status == "processed"
+    finally:
+        sa.event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
+    assert await answers_of(db, s.response_id) == {"1.1": ("a",)}
+    selects = [x for x in statements if x.startswith("SELECT RESPONSES")]
+    assert len(selects) == 1, statements
+    if db.dialect == "sqlite":
+        assert statements.count("BEGIN IMMEDIATE") == 2 and "BEGIN" not in statements, statements
+
+
 async def test_reply_found_by_thread_when_the_address_lost_its_token(
     db: Database, model: Model, tmp_path: Path
 ) -> None:
