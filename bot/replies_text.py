@@ -66,7 +66,8 @@ def explain(error: Invalid, model: Model, lang: str) -> str:
     return texts.get(error.kind, gettext(lang, "Raden kunde inte läsas."))
 
 
-_HEAD = frozenset({"Recorded", "ValueRecorded", "Skipped", "Invalid"})
+_RECORDED = ("Recorded", "ValueRecorded", "Skipped")
+_HEAD = frozenset({*_RECORDED, "Invalid"})  # what the text shows before the rest
 
 
 def render_replies_text(
@@ -77,13 +78,6 @@ def render_replies_text(
         _env.get_template("replies.txt.j2").render(_context(model, replies, lang, authority, status)).strip()
         + "\n"
     )
-
-
-def render_replies_markdown(
-    model: Model, replies: Sequence[Reply], lang: str, *, authority: str, status: str = ""
-) -> str:
-    """Render a turn's replies as Markdown (the HTML part of a receipt)."""
-    return render_replies(model, replies, lang, authority=authority, status=status)[1]
 
 
 def render_replies(
@@ -148,7 +142,7 @@ def _context(
         "model": model,
         "lang": lang,
         "replies": replies,
-        "recorded": [r for r in replies if type(r).__name__ in ("Recorded", "ValueRecorded", "Skipped")],
+        "recorded": [r for r in replies if type(r).__name__ in _RECORDED],
         "invalid": [r for r in replies if type(r).__name__ == "Invalid"],
         "status": status,
         "authority": authority,

@@ -13,7 +13,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, PrivateAttr, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_AUTHORITY = "Myndigheten för civilt försvar (MCF)"
@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     """Configuration of assessbot (environment variables ``ASSESSBOT_<NAME>``)."""
 
     model_config = SettingsConfigDict(env_prefix="ASSESSBOT_", env_file=".env", extra="ignore", frozen=True)
+    _secret: bytes | None = PrivateAttr(default=None)  # the key file, read once
 
     database_url: str = Field(
         "sqlite+aiosqlite:///./assessbot.db",
@@ -171,6 +172,11 @@ class Settings(BaseSettings):
         value = self.secret_key.get_secret_value()
         if value:
             return value.encode()
+        if self._secret is None:
+            self._secret = self._secret_file()
+        return self._secret
+
+    def _secret_file(self) -> bytes:
         path = Path(self.var_dir) / "secret.key"
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -137,19 +137,9 @@ def select_response_with(columns: list[Any], table: sa.Table, onclause: Any) -> 
 
 
 def parts_of(row: Any) -> tuple[Response, Organisation, Cycle]:
-    """The response, organisation and cycle of a row read as :func:`handle_turn` reads it
-    (for the row last asked about, the same objects again: a shell's look-up row is the
-    turn's first read)."""
-    last = _last_parts.get("row")
-    if last is not None and last[0] is row:
-        return last[1]
+    """The response, organisation and cycle of a row read as :func:`handle_turn` reads it."""
     response = from_row(Response, {k: v for k, v in row._mapping.items() if k in RESPONSES.c})
-    parts = (response, from_row(Organisation, row, _ORG), from_row(Cycle, row, _CYCLE))
-    _last_parts["row"] = (row, parts)
-    return parts
-
-
-_last_parts: dict[str, tuple[Any, tuple[Response, Organisation, Cycle]]] = {}
+    return response, from_row(Organisation, row, _ORG), from_row(Cycle, row, _CYCLE)
 
 
 _SELECT_ANSWERS = sa.select(*_ANSWER_COLUMNS).where(ANSWERS.c.response_id == sa.bindparam("rid"))

@@ -47,6 +47,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -93,6 +94,13 @@ _LOOKUP = select_response_with(
         _CONTACTS.c.email == sa.bindparam("email"),
     ),
 )
+
+
+async def _look_up(conn: AsyncConnection, response_id: int, sender: str) -> Any:
+    """``_LOOKUP``'s row for a response and a sender, or None when there is no such response."""
+    return (await conn.execute(_LOOKUP, {"rid": response_id, "email": sender})).first()
+
+
 _MARK_PROCESSED = (
     INBOUND.update()
     .where(INBOUND.c.id == sa.bindparam("inbound_id"), INBOUND.c.status == "received")
@@ -231,8 +239,11 @@ class Ingestor:
                 response_id = self._token([*(a.lower() for a in envelope_to), *recipients], "svar", "reply")
                 if response_id is None or not sender:
                     return int(row.id), "received", None
-                found = (await conn.execute(_LOOKUP, {"rid": response_id, "email": sender})).first()
-                return int(row.id), "received", _Looked(response_id, sender, found)
+                return (
+                    int(row.id),
+                    "received",
+                    _Looked(response_id, sender, await _look_up(conn, response_id, sender)),
+                )
             # the Message-ID is stored already (or was just now, by another process)
             existing = (
                 await conn.execute(
@@ -363,7 +374,7 @@ class Ingestor:
             row = looked.row
         else:
             async with self.db.connection(readonly=True) as conn:
-                row = (await conn.execute(_LOOKUP, {"rid": response_id, "email": mail.from_address})).first()
+                row = await _look_up(conn, response_id, mail.from_address)
         if row is None:
             await self._finish(inbound_id, "unmatched", f"response {response_id} does not exist")
             return IngestResult("unmatched", EX_NOUSER, inbound_id)
