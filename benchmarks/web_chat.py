@@ -13,8 +13,9 @@ eat the server's CPU):
     directly, without HTTP. Goal ≥ 0.7.
 (c) For scale, the same two figures for a bare aiohttp WebSocket echo server.
 
-Each session is a coordinator of its own organisation with a signed-in session; a turn is
-the chat form's choices (options and certainty) for a random question. The database is
+Each session is a coordinator of its own organisation with a signed-in session, which loads
+its chat page and then opens the page's WebSocket, as a browser does; a turn is the chat
+form's choices (options and certainty) for a random question. The database is
 the embedded default, SQLite in WAL mode, in a temporary directory.
 
     python benchmarks/web_chat.py [--sessions 500] [--seconds 20] [--step-seconds 6]
@@ -195,7 +196,16 @@ class Client:
     done: int = 0
 
 
-async def connect(http: aiohttp.ClientSession, port: int, s: Session) -> Client:
+async def connect(http: aiohttp.ClientSession, port: int, s: Session, *, page: bool) -> Client:
+    """A session's open socket; with ``page``, after loading the chat page first, as a browser
+    does (the page gives the socket's address and starts the session's transcript)."""
+    if page:
+        async with http.get(
+            f"http://127.0.0.1:{port}/svar/{s.response_id}", headers={"Cookie": f"assessbot={s.cookie}"}
+        ) as r:
+            if r.status != 200:
+                raise RuntimeError(f"the chat page answered {r.status}")
+            await r.read()
     ws = await http.ws_connect(
         f"http://127.0.0.1:{port}/svar/{s.response_id}/ws?csrf={s.csrf}",
         headers={"Cookie": f"assessbot={s.cookie}"},
@@ -271,7 +281,7 @@ async def measure(
     try:
         connector = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(connector=connector) as http:
-            clients = [await connect(http, port, s) for s in sessions]
+            clients = [await connect(http, port, s, page=kind == "chat") for s in sessions]
             # reconnect the receivers for every phase: each run_load starts its own
             await run_load(clients, model, 100, 2, 0, proc.pid)  # warm-up
             nominal = await run_load(clients, model, len(sessions) / 2, args.seconds, 1, proc.pid)

@@ -24,6 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import events
@@ -243,7 +244,7 @@ def _values(record: AnswerRecord) -> dict[str, Any]:
 
 
 async def _store(
-    session: AsyncSession,
+    conn: AsyncConnection,
     response: Any,
     before: ConversationState,
     result: Step,
@@ -254,7 +255,6 @@ async def _store(
     new = result.state
     if new.version == before.version:
         return True
-    conn = await session.connection()
     extra: dict[str, Any] = {}
     if result.result is not None:
         extra["score"] = result.result.to_dict()
@@ -349,8 +349,7 @@ async def handle_turn(
     first_answers: Mapping[str, AnswerRecord] | None = None
     for attempt in range(1, max_attempts + 1):
         try:
-            async with db.transaction() as session:
-                conn = await session.connection()
+            async with db.connection() as conn:
                 if row is not None and attempt == 1 and row.id == response_id:
                     response = row
                 else:
@@ -373,7 +372,7 @@ async def handle_turn(
                     notes = _concurrent_notes(first_answers, state.answers, result)
                     if notes:
                         result = replace(result, replies=result.replies + notes)
-                if not await _store(session, response, state, result, turn, inbound_id):
+                if not await _store(conn, response, state, result, turn, inbound_id):
                     raise _Retry
                 wanted = getattr(effects, "wanted", None)
                 if effects is not None and (wanted is None or wanted(turn, result)):
@@ -381,7 +380,13 @@ async def handle_turn(
                     ctx = TurnContext(
                         _response_after(response, result), organisation, cycle, contact, inbound_id
                     )
-                    await effects(session, ctx, turn, result)
+                    # an ORM session only for effects (most chat turns have none), in this transaction
+                    session = AsyncSession(bind=conn, expire_on_commit=False)
+                    try:
+                        await effects(session, ctx, turn, result)
+                        await session.flush()
+                    finally:
+                        await session.close()
             _remember_answers(db, response, result.state)  # committed: the answers as stored
             if result.state.version != state.version:
                 events.publish(response_id)

@@ -494,6 +494,31 @@ async def test_websocket_turns_and_live_updates(
     assert stored["1.1"].channel == "web" and stored["1.2"].channel == "mail"
 
 
+async def test_websocket_sends_only_the_parts_that_changed(
+    client: Client, db: Database, model: Model, seeded: Seeded
+) -> None:
+    page = await sign_in(client, db, "anna@exempelby.se")
+    rid = seeded.response_id
+    ws = await client.ws_connect(f"/svar/{rid}/ws?csrf={csrf_of(page)}")
+    try:
+        await ws.send_json({"type": "show", "question": "1.1"})
+        first = await receive_update(ws)
+        assert {"question", "sidebar", "status"} <= first.keys()  # a new socket sends everything once
+        # typed: an answer to 2.1 while 1.1 stays on screen; only the index and status change
+        await ws.send_json({"type": "turn", "form": {"fraga": "1.1", "handling": "skriv", "text": "2.1 a säker"}})
+        update = await receive_update(ws)
+        assert "question" not in update and update["shown"] == "1.1"
+        assert "1/40" in update["sidebar"] and "1 av 40" in update["status"]
+        await ws.send_json({"type": "show", "question": "1.1"})
+        again = await receive_update(ws)
+        assert again.keys() & {"question", "sidebar", "status"} == set()  # nothing changed
+        await ws.send_json({"type": "show", "question": "1.2"})
+        moved = await receive_update(ws)
+        assert "Fråga 1.2" in moved["question"] and "sidebar" in moved  # the open question's index line
+    finally:
+        await ws.close()
+
+
 def _part(page: str, element: str, end: str) -> str:
     """The inner HTML of an element (its start tag given) on a page, without surrounding whitespace."""
     m = re.search(re.escape(element) + r"[^>]*>\n(.*?)\n\s*" + re.escape(end), page, re.S)

@@ -66,7 +66,7 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 def _on_sqlite_begin(conn: Connection) -> None:
     readonly = conn.get_execution_options().get(_READONLY, False)
-    conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+    sqlite_driver.begin(conn, "BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
 class _Writers:

@@ -584,6 +584,7 @@ class _Socket:
         self.viewer: parts.Viewer | None = None  # what depends on who looks, per status
         self.viewer_status = ""
         self.index: dict[int, tuple[Any, str]] = {}  # the index sections as last sent
+        self.sent: dict[str, str] = {}  # the question, sidebar and status as last sent
 
     async def update(self, *, focus: str | None, entries: list[Entry] | None = None) -> None:
         request = self.request
@@ -595,17 +596,17 @@ class _Socket:
         new = transcript.after(self.sent_entry)
         if new:
             self.sent_entry = new[-1].id
-        payload = {
+        payload: dict[str, Any] = {
             "type": "update",
             "entries": [e.html for e in new],
-            "question": shown.question,
-            "sidebar": shown.sidebar,
-            "status": shown.status,
             "shown": shown.qid,
             "focus": focus,
             "title": f"{_title(request, shown.qid)} – {self.loaded.organisation.name} – Infosäkkollen",
             "version": self.version,
         }
+        for name, html in (("question", shown.question), ("sidebar", shown.sidebar), ("status", shown.status)):
+            if self.sent.get(name) != html:  # a part the page already shows is not sent again
+                payload[name] = self.sent[name] = html
         async with self.send_lock:
             if not self.ws.closed:
                 await self.ws.send_frame(orjson.dumps(payload), WSMsgType.TEXT)  # UTF-8 already

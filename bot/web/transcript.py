@@ -11,6 +11,11 @@ progress and answers from the database. A transcript that is lost (a restart, an
 session) starts again with a greeting and the most recent answers; so the chat resumes
 anywhere. Memory is bounded: a transcript keeps its last :data:`MAX_ENTRIES` entries and
 the store its :data:`MAX_TRANSCRIPTS` most recently used transcripts.
+
+A transcript keeps each entry as a plain tuple of an int and two strings, which Python's
+cycle collector stops tracking after its first look: tens of thousands of kept entries would
+otherwise make every full collection (a pause of the whole chat) tens of milliseconds longer.
+:class:`Entry` objects are made when entries are read.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ class Entry:
 
 @dataclass(slots=True)
 class Transcript:
-    entries: deque[Entry] = field(default_factory=lambda: deque(maxlen=MAX_ENTRIES))
+    log: deque[tuple[int, str, str]] = field(default_factory=lambda: deque(maxlen=MAX_ENTRIES))
     next_id: int = 1
     cursor: int = 0  # id of the newest answer revision shown
     started: bool = False
@@ -46,16 +51,26 @@ class Transcript:
     def add(self, role: str, html: Markup) -> Entry:
         entry = Entry(self.next_id, role, html)
         self.next_id += 1
-        self.entries.append(entry)
+        self.log.append((entry.id, role, str.__str__(html)))  # a plain str: not tracked
         return entry
+
+    @property
+    def entries(self) -> list[Entry]:
+        """The entries kept, oldest first."""
+        return [Entry(i, role, Markup(html)) for i, role, html in self.log]
 
     def after(self, entry_id: int) -> list[Entry]:
         """The entries newer than ``entry_id``."""
-        return [e for e in self.entries if e.id > entry_id]
+        newer = []
+        for item in reversed(self.log):
+            if item[0] <= entry_id:
+                break
+            newer.append(Entry(item[0], item[1], Markup(item[2])))
+        return newer[::-1]
 
     @property
     def last_id(self) -> int:
-        return self.entries[-1].id if self.entries else 0
+        return self.log[-1][0] if self.log else 0
 
 
 class Transcripts:

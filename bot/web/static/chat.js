@@ -71,27 +71,32 @@
     var log = document.getElementById("log");
     d.entries.forEach(function (html) { log.insertAdjacentHTML("beforeend", html); });
     if (d.entries.length) log.scrollTop = log.scrollHeight;
-    document.getElementById("question").innerHTML = d.question;
-    document.getElementById("status").innerHTML = d.status;
-    var sidebar = document.getElementById("sidebar");
-    var active = document.activeElement;
-    var keep = active && sidebar.contains(active) ? active.getAttribute("data-question") : null;
-    var opened = {};
-    Array.prototype.forEach.call(sidebar.querySelectorAll("details"), function (el, k) { opened[k] = el.open; });
-    sidebar.innerHTML = d.sidebar;
-    Array.prototype.forEach.call(sidebar.querySelectorAll("details"), function (el, k) {
-      if (opened[k]) el.open = true;
-    });
-    if (keep) {
-      var again = sidebar.querySelector('[data-question="' + keep + '"]');
-      if (again) again.focus();
-    }
+    // question, status and sidebar come only when they changed since the socket last sent them
+    if (d.question !== undefined) document.getElementById("question").innerHTML = d.question;
+    if (d.status !== undefined) document.getElementById("status").innerHTML = d.status;
+    if (d.sidebar !== undefined) replaceSidebar(d.sidebar);
     document.title = d.title;
     shown = d.shown || "";
     history.replaceState(null, "", "/svar/" + rid + (shown ? "?fraga=" + encodeURIComponent(shown) : ""));
     if (d.focus === "question") {
       var heading = document.getElementById("question-h");
       if (heading) heading.focus();
+    }
+  }
+
+  function replaceSidebar(html) {
+    var sidebar = document.getElementById("sidebar");
+    var active = document.activeElement;
+    var keep = active && sidebar.contains(active) ? active.getAttribute("data-question") : null;
+    var opened = {};
+    Array.prototype.forEach.call(sidebar.querySelectorAll("details"), function (el, k) { opened[k] = el.open; });
+    sidebar.innerHTML = html;
+    Array.prototype.forEach.call(sidebar.querySelectorAll("details"), function (el, k) {
+      if (opened[k]) el.open = true;
+    });
+    if (keep) {
+      var again = sidebar.querySelector('[data-question="' + keep + '"]');
+      if (again) again.focus();
     }
   }
 
