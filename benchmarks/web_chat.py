@@ -8,7 +8,8 @@ eat the server's CPU):
     each turn's *scheduled* send time to the page update it causes, so queueing counts.
     Goal: p99 ≤ 50 ms.
 (b) The most turns per second the chat sustains with p99 ≤ 100 ms (offered rate stepped
-    up until p99 or the achieved rate gives out), as a fraction of the stored-turn rate of
+    up by 20 % until p99 or the achieved rate gives out twice in a row, then the gap above
+    the highest rate that held halved twice), as a fraction of the stored-turn rate of
     the same core path (``bot.turn.handle_turn`` with the same turns and effects) called
     directly, without HTTP. Goal ≥ 0.7.
 (c) For scale, the same two figures for a bare aiohttp WebSocket echo server.
@@ -17,6 +18,8 @@ Each session is a coordinator of its own organisation with a signed-in session, 
 its chat page and then opens the page's WebSocket, as a browser does; a turn is the chat
 form's choices (options and certainty) for a random question. The database is
 the embedded default, SQLite in WAL mode, in a temporary directory.
+
+Before (a), a warm-up of ``--warm-up`` seconds at the nominal rate is not measured.
 
     python benchmarks/web_chat.py [--sessions 500] [--seconds 20] [--step-seconds 6]
 """
@@ -283,12 +286,13 @@ async def measure(
         async with aiohttp.ClientSession(connector=connector) as http:
             clients = [await connect(http, port, s, page=kind == "chat") for s in sessions]
             # reconnect the receivers for every phase: each run_load starts its own
-            await run_load(clients, model, 100, 2, 0, proc.pid)  # warm-up
+            # warm-up at the nominal rate (not measured): every session has answered before
+            await run_load(clients, model, len(sessions) / 2, args.warm_up, 0, proc.pid)
             nominal = await run_load(clients, model, len(sessions) / 2, args.seconds, 1, proc.pid)
             best: tuple[float, dict[str, float]] = (0.0, {})
-            rate = args.start_rate if kind == "chat" else args.echo_start_rate
-            failures = 0
-            while rate <= args.max_rate and failures < 2:
+
+            async def step(rate: float) -> bool:
+                nonlocal best
                 for attempt in (1, 2):  # a step that fails is tried once more: the machine is shared
                     r = await run_load(clients, model, rate, args.step_seconds, int(rate) + attempt, proc.pid)
                     ok = r["p99"] <= 100 and r["lost"] == 0 and r["rate"] >= 0.8 * rate
@@ -298,14 +302,28 @@ async def measure(
                         flush=True,
                     )
                     if ok:
-                        break
-                if ok:
-                    failures = 0
-                    if r["rate"] > best[0]:
-                        best = (r["rate"], r)
+                        if r["rate"] > best[0]:
+                            best = (r["rate"], r)
+                        return True
+                return False
+
+            # geometric steps up to two failures in a row, then halve the gap between the highest
+            # rate that held and the first one above it that did not (the steps alone are 20 % apart)
+            rate = args.start_rate if kind == "chat" else args.echo_start_rate
+            factor = args.factor if kind == "chat" else args.echo_factor
+            held, failed, failures = 0.0, 0.0, 0
+            while rate <= args.max_rate and failures < 2:
+                if await step(rate):
+                    held, failed, failures = rate, 0.0, 0
                 else:
-                    failures += 1
-                rate *= args.factor if kind == "chat" else args.echo_factor
+                    failed, failures = failed or rate, failures + 1
+                rate *= factor
+            for _ in range(args.refine if held and failed else 0):
+                middle = (held + failed) / 2
+                if await step(middle):
+                    held = middle
+                else:
+                    failed = middle
             for c in clients:
                 await c.ws.close()
         return nominal, best
@@ -411,6 +429,8 @@ if __name__ == "__main__":
         "--factor", type=float, default=1.2, help="offered rate grows by this per step of (b)"
     )
     parser.add_argument("--direct-turns", type=int, default=3000)
+    parser.add_argument("--warm-up", type=float, default=5.0, help="seconds at the nominal rate before (a)")
+    parser.add_argument("--refine", type=int, default=2, help="halvings of the last gap in (b)")
     parser.add_argument("--echo-start-rate", type=float, default=250.0, help="first offered rate of (c)")
     parser.add_argument("--echo-factor", type=float, default=1.5)
     parser.add_argument(

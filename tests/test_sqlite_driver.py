@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections import Counter
-from pathlib import Path
-from typing import Any
-
 import asyncio
 import sqlite3
 import threading
+from collections import Counter
+from pathlib import Path
+from typing import Any
 
 import aiosqlite
 import pytest

@@ -505,7 +505,9 @@ async def test_websocket_sends_only_the_parts_that_changed(
         first = await receive_update(ws)
         assert {"question", "sidebar", "status"} <= first.keys()  # a new socket sends everything once
         # typed: an answer to 2.1 while 1.1 stays on screen; only the index and status change
-        await ws.send_json({"type": "turn", "form": {"fraga": "1.1", "handling": "skriv", "text": "2.1 a säker"}})
+        await ws.send_json(
+            {"type": "turn", "form": {"fraga": "1.1", "handling": "skriv", "text": "2.1 a säker"}}
+        )
         update = await receive_update(ws)
         assert "question" not in update and update["shown"] == "1.1"
         assert "1/40" in update["sidebar"] and "1 av 40" in update["status"]

@@ -604,7 +604,11 @@ class _Socket:
             "title": f"{_title(request, shown.qid)} – {self.loaded.organisation.name} – Infosäkkollen",
             "version": self.version,
         }
-        for name, html in (("question", shown.question), ("sidebar", shown.sidebar), ("status", shown.status)):
+        for name, html in (
+            ("question", shown.question),
+            ("sidebar", shown.sidebar),
+            ("status", shown.status),
+        ):
             if self.sent.get(name) != html:  # a part the page already shows is not sent again
                 payload[name] = self.sent[name] = html
         async with self.send_lock:
