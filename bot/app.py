@@ -15,7 +15,6 @@ import logging
 import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp_jinja2
 import jinja2
@@ -24,7 +23,7 @@ from aiohttp import WSCloseCode, web
 from bot.db.database import Database
 from bot.effects import mail_effects
 from bot.i18n import environment, format_datetime
-from bot.keys import DB, DEMO, EFFECTS, LIMITS, MODEL, SECRET, SETTINGS, SOCKETS, TRANSCRIPTS, WRITES
+from bot.keys import DB, DEMO, EFFECTS, LIMITS, MODEL, SECRET, SETTINGS, SOCKETS, TRANSCRIPTS
 from bot.settings import Settings
 from bot.web import admin, admin_cycles, analysis, auth, chat, pages, report, security, sessions
 from bot.web.parts import PARTS, Parts
@@ -65,7 +64,6 @@ def create_app(
 
     if db is not None:
         app[DB] = db
-        app[WRITES] = _writes(db)
     else:
         app.cleanup_ctx.append(_database)
     if workers:
@@ -96,7 +94,6 @@ def create_app(
 async def _database(app: web.Application) -> AsyncIterator[None]:
     db = Database(app[SETTINGS].database_url)
     app[DB] = db
-    app[WRITES] = _writes(db)
     yield
     await db.dispose()
 
@@ -119,16 +116,6 @@ def _outbox_sender(poll: float):  # type: ignore[no-untyped-def]
             log.exception("outbox sender stopped with an error")
 
     return worker
-
-
-def _writes(db: Database) -> contextlib.AbstractAsyncContextManager[Any]:
-    """What the chat holds around a turn: on SQLite one writer at a time, queued in the event loop.
-
-    SQLite lets one transaction write at a time; many chat turns at once would otherwise all
-    wait in SQLite's busy handler, which sleeps in growing steps, and latency would balloon.
-    In this process they queue here instead, in order. PostgreSQL needs no such queue.
-    """
-    return asyncio.Lock() if db.dialect == "sqlite" else contextlib.nullcontext()
 
 
 GC_THRESHOLDS = (50_000, 20, 10)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import weakref
-from typing import Any
 
 from aiohttp import web
 
@@ -23,5 +21,4 @@ SECRET = web.AppKey("secret", bytes)  # the signing key, read once
 EFFECTS: web.AppKey[Effects] = web.AppKey("effects")
 LIMITS = web.AppKey("limits", SigninLimits)
 TRANSCRIPTS = web.AppKey("transcripts", Transcripts)
-WRITES: web.AppKey[contextlib.AbstractAsyncContextManager[Any]] = web.AppKey("writes")
 SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("sockets")

@@ -90,7 +90,8 @@ async def _in_line(adapt: _Connection, operation: Any, parameters: Any, many: bo
 
 
 class _Cursor(AsyncAdapt_aiosqlite_cursor):
-    """A buffered cursor whose execute is one call in the connection's thread."""
+    """A buffered cursor whose execute is one call in the connection's thread, or in the
+    loop's own thread inside a writing transaction that holds the lock."""
 
     __slots__ = ("_description", "_lastrowid", "_rowcount")
 

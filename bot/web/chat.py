@@ -35,7 +35,7 @@ from sqlmodel import col, select
 from bot import events
 from bot.db.tables import Cycle, Organisation, Response, now
 from bot.i18n import format_datetime, gettext
-from bot.keys import DB, EFFECTS, MODEL, SETTINGS, SOCKETS, TRANSCRIPTS, WRITES
+from bot.keys import DB, EFFECTS, MODEL, SETTINGS, SOCKETS, TRANSCRIPTS
 from bot.replies_text import STATUS_NAMES, explain
 from bot.turn import ResponseNotFound, TurnConflict, handle_turn
 from bot.web import parts, view
@@ -333,15 +333,14 @@ async def take_turn(
         turn = Turn(user.actor(), "web", at, text=text, current_question=qid, items=items)
         added.append(add_entry(request, transcript, "me", user.name or user.email, _lines_html(said), at))
         try:
-            async with request.app[WRITES]:
-                outcome = await handle_turn(
-                    request.app[DB],
-                    model,
-                    rid,
-                    turn,
-                    effects=request.app[EFFECTS],
-                    contact=user.contact,
-                )
+            outcome = await handle_turn(  # on SQLite, writers of this process take turns (bot/db)
+                request.app[DB],
+                model,
+                rid,
+                turn,
+                effects=request.app[EFFECTS],
+                contact=user.contact,
+            )
         except TurnConflict:
             body = Markup("<p>{}</p>").format(
                 gettext(
@@ -586,7 +585,7 @@ class _Socket:
         self.index: dict[int, tuple[Any, str]] = {}  # the index sections as last sent
         self.sent: dict[str, str] = {}  # the question, sidebar and status as last sent
 
-    async def update(self, *, focus: str | None, entries: list[Entry] | None = None) -> None:
+    async def update(self, *, focus: str | None) -> None:
         request = self.request
         transcript = await start_transcript(request, self.user, self.loaded)
         if self.viewer is None or self.viewer_status != self.loaded.state.status:

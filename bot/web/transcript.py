@@ -57,15 +57,15 @@ class Transcript:
     @property
     def entries(self) -> list[Entry]:
         """The entries kept, oldest first."""
-        return [Entry(i, role, Markup(html)) for i, role, html in self.log]
+        return self.after(0)
 
     def after(self, entry_id: int) -> list[Entry]:
-        """The entries newer than ``entry_id``."""
+        """The entries newer than ``entry_id`` (ids grow: the newest are at the end)."""
         newer = []
-        for item in reversed(self.log):
-            if item[0] <= entry_id:
+        for i, role, html in reversed(self.log):
+            if i <= entry_id:
                 break
-            newer.append(Entry(item[0], item[1], Markup(item[2])))
+            newer.append(Entry(i, role, Markup(html)))
         return newer[::-1]
 
     @property
