@@ -478,7 +478,7 @@ async def test_websocket_turns_and_live_updates(
         update = await receive_update(ws)
         assert update["shown"] == "1.2" and update["focus"] == "question"
         assert any("Registrerat" in e for e in update["entries"])
-        assert "Fråga 1.2" in update["question"] and "1/40" in update["sidebar"]
+        assert "Fråga 1.2" in update["question"] and "1/40" in update["progress"]
         await ws.send_json({"type": "show", "question": "1.1"})
         update = await receive_update(ws)
         assert update["shown"] == "1.1" and update["entries"] == []
@@ -487,7 +487,11 @@ async def test_websocket_turns_and_live_updates(
         update = await receive_update(ws)
         assert update["focus"] is None
         assert any("via mejl" in e and "1.2 a säker" in e for e in update["entries"])
-        assert "2/40" in update["sidebar"]
+        assert "2/40" in update["progress"]
+        # the answers were read again from the database: only the changed answer's section is sent
+        assert list(update["sections"]) == [
+            next(str(n) for n, s in enumerate(model.sections, 1) if "1.2" in s.questions)
+        ]
     finally:
         await ws.close()
     stored = await answers(db, rid)
@@ -503,20 +507,33 @@ async def test_websocket_sends_only_the_parts_that_changed(
     try:
         await ws.send_json({"type": "show", "question": "1.1"})
         first = await receive_update(ws)
-        assert {"question", "sidebar", "status"} <= first.keys()  # a new socket sends everything once
-        # typed: an answer to 2.1 while 1.1 stays on screen; only the index and status change
+        assert {
+            "question",
+            "status",
+            "progress",
+            "sections",
+        } <= first.keys()  # a new socket sends everything once
+        assert set(first["sections"]) == {str(n) for n in range(1, len(model.sections) + 1)}
+        section_of = {q: str(n) for n, s in enumerate(model.sections, 1) for q in s.questions}
+        # typed: an answer to 2.1 while 1.1 stays on screen; only status, progress and 2.1's section change
         await ws.send_json(
             {"type": "turn", "form": {"fraga": "1.1", "handling": "skriv", "text": "2.1 a säker"}}
         )
         update = await receive_update(ws)
         assert "question" not in update and update["shown"] == "1.1"
-        assert "1/40" in update["sidebar"] and "1 av 40" in update["status"]
+        assert "1/40" in update["progress"] and "1 av 40" in update["status"]
+        assert set(update["sections"]) == {section_of["2.1"]}
+        assert 'data-question="2.1"' in update["sections"][section_of["2.1"]]
         await ws.send_json({"type": "show", "question": "1.1"})
         again = await receive_update(ws)
-        assert again.keys() & {"question", "sidebar", "status"} == set()  # nothing changed
+        assert again.keys() & {"question", "status", "progress", "sections"} == set()  # nothing changed
         await ws.send_json({"type": "show", "question": "1.2"})
         moved = await receive_update(ws)
-        assert "Fråga 1.2" in moved["question"] and "sidebar" in moved  # the open question's index line
+        assert "Fråga 1.2" in moved["question"] and "progress" not in moved
+        assert set(moved["sections"]) == {section_of["1.2"]}  # the open question's index line
+        assert (
+            'data-question="1.2" class="q-open" aria-current="step"' in moved["sections"][section_of["1.2"]]
+        )
     finally:
         await ws.close()
 
@@ -551,7 +568,10 @@ async def test_live_parts_are_the_pages_and_carry_their_own_response_and_token(
         finally:
             await ws.close()
         assert update["question"].strip() == question
-        assert update["sidebar"].strip() == sidebar
+        # the sidebar is its progress part and the index's sections, in order
+        assert sidebar.startswith(update["progress"].strip())
+        assert list(update["sections"]) == [str(n) for n in range(1, len(model.sections) + 1)]
+        assert "\n".join(update["sections"].values()).strip() in sidebar
         assert update["status"].strip() in page
         shown[rid] = (token, question + sidebar)
     (a_token, a_html), (b_token, b_html) = shown[seeded.response_id], shown[other.response_id]

@@ -431,7 +431,7 @@ def page_parts(
     transcript: Transcript,
     shown: str | None,
     who: parts.Viewer | None = None,
-    memo: dict[int, tuple[Any, str]] | None = None,
+    memo: parts.IndexMemo | None = None,
 ) -> parts.Shown:
     """The question on screen (``shown``, else the next open one), the status and the sidebar."""
     model = request.app[MODEL]
@@ -582,8 +582,9 @@ class _Socket:
         self.version = loaded.state.version
         self.viewer: parts.Viewer | None = None  # what depends on who looks, per status
         self.viewer_status = ""
-        self.index: dict[int, tuple[Any, str]] = {}  # the index sections as last sent
-        self.sent: dict[str, str] = {}  # the question, sidebar and status as last sent
+        self.index = parts.IndexMemo()  # the index sections as last rendered for this page
+        self.sent: dict[str, str] = {}  # the question, status and progress as last sent
+        self.sent_sections: tuple[str, ...] = ()  # the index sections as last sent
 
     async def update(self, *, focus: str | None) -> None:
         request = self.request
@@ -605,11 +606,20 @@ class _Socket:
         }
         for name, html in (
             ("question", shown.question),
-            ("sidebar", shown.sidebar),
             ("status", shown.status),
+            ("progress", shown.progress),
         ):
             if self.sent.get(name) != html:  # a part the page already shows is not sent again
                 payload[name] = self.sent[name] = html
+        before = self.sent_sections or ("",) * len(shown.sections)
+        changed = {
+            str(n): html
+            for n, (html, old) in enumerate(zip(shown.sections, before, strict=True), 1)
+            if html != old
+        }
+        if changed:  # the index's sections that changed, by number (the page's id="avsnitt-N")
+            payload["sections"] = changed
+        self.sent_sections = shown.sections
         async with self.send_lock:
             if not self.ws.closed:
                 await self.ws.send_frame(orjson.dumps(payload), WSMsgType.TEXT)  # UTF-8 already
@@ -670,7 +680,7 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
     if not same_origin(request):
         raise Refused(403, "Anslutningen kom från en annan webbplats.")
     check_csrf(request, request.query.get("csrf"))
-    ws = web.WebSocketResponse(heartbeat=30, max_msg_size=64 * 1024)
+    ws = web.WebSocketResponse(heartbeat=30, max_msg_size=64 * 1024, compress=False)
     await ws.prepare(request)
     request.app[SOCKETS].add(ws)
     socket = _Socket(request, ws, user, loaded)

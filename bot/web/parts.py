@@ -22,7 +22,6 @@ of going stale).
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -55,14 +54,18 @@ def hole(name: str) -> Markup:
 class Stencil:
     """Rendered HTML with holes: literal pieces, and the names of the values between them."""
 
-    __slots__ = ("names", "pieces")
+    __slots__ = ("names", "only", "pieces")
 
     def __init__(self, html: str) -> None:
         split = _MARKER.split(html)
         self.pieces: tuple[str, ...] = tuple(split[0::2])
         self.names: tuple[str, ...] = tuple(split[1::2])
+        # every hole the same value (e.g. the response id in links): filled by one join
+        self.only: str | None = self.names[0] if len(set(self.names)) == 1 else None
 
     def fill(self, values: dict[str, str]) -> str:
+        if self.only is not None:
+            return values[self.only].join(self.pieces)
         if not self.names:
             return self.pieces[0]
         out = [self.pieces[0]]
@@ -99,11 +102,16 @@ class Parts:
         self.questions = _Lru()
         self.sections = _Lru()
         self.items = _Lru()
-        self.sidebars = _Lru(2_000)
+        self.sidebars = _Lru(10)
+        self.progresses = _Lru(2_000)
         self.statuses = _Lru(2_000)
         self.entries = _Lru()
         self.replies = _Lru()
         self.frames = _Lru(100)
+        # the index's questions in order, the section of each, and each question's section
+        self.index_questions = tuple(q for section in model.sections for q in section.questions)
+        self.index_owner = tuple(i for i, section in enumerate(model.sections) for _ in section.questions)
+        self.section_of = dict(zip(self.index_questions, self.index_owner, strict=True))
 
     def render(self, name: str, context: dict[str, Any]) -> str:
         return self.env.get_template(name).render(context)
@@ -121,12 +129,23 @@ def parts_of(app: web.Application) -> Parts:
 
 @dataclass(frozen=True, slots=True)
 class Shown:
-    """What the page shows of a response right now."""
+    """What the page shows of a response right now.
+
+    The sidebar is its progress part and the index's sections; a page gets it whole
+    (:attr:`sidebar`), the WebSocket sends only the parts that changed.
+    """
 
     qid: str | None  # the question on screen (None: all questions done)
     question: Markup
-    sidebar: Markup
     status: Markup
+    progress: str  # the sidebar's progress part: counts, klar / skicka in
+    sections: tuple[str, ...]  # the question index, one part per section
+    sidebar_frame: Stencil
+
+    @property
+    def sidebar(self) -> Markup:
+        index = "".join([f"{html}\n" for html in self.sections])
+        return Markup(self.sidebar_frame.fill({"progress": self.progress, "index": index}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +160,17 @@ class Viewer:
     read_only_reason: str
 
 
+@dataclass(slots=True)
+class IndexMemo:
+    """A page's question index as last rendered: for which language and response, with which
+    question open, from which answer records (in index order), and its sections' HTML."""
+
+    head: tuple[str, str] = ("", "")
+    qid: str | None = None
+    records: tuple[Any, ...] = ()
+    sections: tuple[str, ...] = ()
+
+
 def shown(
     parts: Parts,
     viewer: Viewer,
@@ -148,7 +178,7 @@ def shown(
     deadline: date,
     qid: str | None,
     q_error: str,
-    memo: dict[int, tuple[Any, str]] | None = None,
+    memo: IndexMemo | None = None,
 ) -> Shown:
     """The question ``qid`` (or "all done", when ``qid`` is None), status and sidebar.
 
@@ -204,53 +234,66 @@ def shown(
     status_key = (lang, status, answered, total, deadline, viewer.read_only_reason, report)
     status_html = parts.statuses.get(status_key, status_line).fill(rid)
 
-    def sidebar() -> str:
+    def progress_part() -> str:
         return parts.render(
-            "_sidebar.html.j2",
+            "_progress.html.j2",
             {
                 "lang": lang,
                 "progress": {"answered": answered, "total": total},
                 "is_coordinator": viewer.is_coordinator,
                 "status": status,
                 "rid": hole("rid"),
-                "index": hole("index"),
             },
         )
 
-    index = index_html(parts, lang, state, qid, rid, {} if memo is None else memo)
-    sidebar_key = (lang, answered, total, viewer.is_coordinator, status)
-    sidebar_html = parts.sidebars.get(sidebar_key, sidebar).fill({**rid, "index": index})
-    return Shown(qid, Markup(question_html), Markup(sidebar_html), Markup(status_html))
+    def sidebar() -> str:
+        return parts.render(
+            "_sidebar.html.j2", {"lang": lang, "progress": hole("progress"), "index": hole("index")}
+        )
+
+    progress_key = (lang, answered, total, viewer.is_coordinator, status)
+    return Shown(
+        qid,
+        Markup(question_html),
+        Markup(status_html),
+        parts.progresses.get(progress_key, progress_part).fill(rid),
+        index_sections(parts, lang, state, qid, rid, IndexMemo() if memo is None else memo),
+        parts.sidebars.get(lang, sidebar),
+    )
 
 
-def index_html(
+def index_sections(
     parts: Parts,
     lang: str,
     state: ConversationState,
     qid: str | None,
     rid: dict[str, str],
-    memo: dict[int, tuple[Any, str]],
-) -> str:
-    """The question index, section by section; a section whose questions did not change
-    since the page last got it (``memo``) is taken as it was."""
-    answers = state.answers
-    out = []
-    for i, section in enumerate(parts.model.sections):
-        key = (
-            lang,
-            rid["rid"],
-            qid if qid in section.questions else None,
-            tuple([view.index_key(answers.get(q)) for q in section.questions]),
-        )
-        last = memo.get(i)
-        if last is not None and last[0] == key:
-            html = last[1]
-        else:
-            html = section_html(parts, lang, i, state, qid, rid)
-            memo[i] = (key, html)
-        out.append(html)
-        out.append("\n")
-    return "".join(out)
+    memo: IndexMemo,
+) -> tuple[str, ...]:
+    """The question index, section by section. A section is rendered again only when one of
+    its answers or its open question changed since the page last got it (``memo``);
+    unchanged answer records are the same objects from turn to turn, so the comparison is
+    mostly by identity."""
+    records = tuple(map(state.answers.get, parts.index_questions))
+    head = (lang, rid["rid"])
+    count = len(parts.model.sections)
+    if memo.head != head or len(memo.sections) != count:
+        stale = set(range(count))
+        sections = [""] * count
+    else:
+        owner = parts.index_owner
+        stale = {
+            owner[i]
+            for i, (a, b) in enumerate(zip(records, memo.records, strict=True))
+            if a is not b and a != b
+        }
+        if qid != memo.qid:
+            stale.update(parts.section_of[q] for q in (qid, memo.qid) if q in parts.section_of)
+        sections = list(memo.sections)
+    for i in stale:
+        sections[i] = section_html(parts, lang, i, state, qid, rid)
+    memo.head, memo.qid, memo.records, memo.sections = head, qid, records, tuple(sections)
+    return memo.sections
 
 
 def section_html(
@@ -321,6 +364,15 @@ class _Previous:
     by: str
 
 
+def _with_previous(reply: Recorded | ValueRecorded | Skipped, previous: _Previous) -> Reply:
+    """``reply`` with ``previous`` in place of the answer it replaced (``dataclasses.replace``,
+    without its checks: the reply classes are frozen dataclasses with slots)."""
+    new = object.__new__(type(reply))
+    for name in type(reply).__slots__:
+        object.__setattr__(new, name, previous if name == "previous" else getattr(reply, name))
+    return new
+
+
 _GROUPS: dict[type, str] = {
     Recorded: "recorded",
     ValueRecorded: "recorded",
@@ -349,7 +401,7 @@ def replies_html(
                 name = f"by{len(names)}"
                 names[name] = str(escape(by))
                 by = hole(name)
-            r = dataclasses.replace(r, previous=_Previous(by))  # type: ignore[arg-type]
+            r = _with_previous(r, _Previous(by))
         group = _GROUPS.get(type(r), "other")
 
         def render(r: Reply = r, group: str = group) -> str:
@@ -358,13 +410,12 @@ def replies_html(
                 context = {**helpers(), "lang": lang}
             return parts.render("_reply.html.j2", {**context, "r": r, "group": group})
 
-        key = (lang, group, r)
         try:
-            hash(key)
-        except TypeError:  # a reply that holds a score (dicts): rare, rendered each time
+            stencil = parts.replies.get((lang, group, r), render)
+        except TypeError:  # a reply that holds a score (dicts) cannot be a key: rare, rendered each time
             groups[group].append(render())
             continue
-        groups[group].append(parts.replies.get(key, render).fill(names))
+        groups[group].append(stencil.fill(names))
 
     def frame() -> str:
         return parts.render(

@@ -71,10 +71,15 @@
     var log = document.getElementById("log");
     d.entries.forEach(function (html) { log.insertAdjacentHTML("beforeend", html); });
     if (d.entries.length) log.scrollTop = log.scrollHeight;
-    // question, status and sidebar come only when they changed since the socket last sent them
+    // question, status, progress and the index's sections come only when they changed
     if (d.question !== undefined) document.getElementById("question").innerHTML = d.question;
     if (d.status !== undefined) document.getElementById("status").innerHTML = d.status;
-    if (d.sidebar !== undefined) replaceSidebar(d.sidebar);
+    if (d.progress !== undefined) replacePart(document.getElementById("progress"), d.progress);
+    if (d.sections) {
+      Object.keys(d.sections).forEach(function (n) {
+        replacePart(document.getElementById("avsnitt-" + n), d.sections[n]);
+      });
+    }
     document.title = d.title;
     shown = d.shown || "";
     history.replaceState(null, "", "/svar/" + rid + (shown ? "?fraga=" + encodeURIComponent(shown) : ""));
@@ -84,18 +89,22 @@
     }
   }
 
-  function replaceSidebar(html) {
-    var sidebar = document.getElementById("sidebar");
+  // a part of the sidebar, replaced: a section the person opened stays open, and a link
+  // that had the keyboard focus has it again
+  function replacePart(el, html) {
+    if (!el) return;
     var active = document.activeElement;
-    var keep = active && sidebar.contains(active) ? active.getAttribute("data-question") : null;
-    var opened = {};
-    Array.prototype.forEach.call(sidebar.querySelectorAll("details"), function (el, k) { opened[k] = el.open; });
-    sidebar.innerHTML = html;
-    Array.prototype.forEach.call(sidebar.querySelectorAll("details"), function (el, k) {
-      if (opened[k]) el.open = true;
-    });
+    var focused = active && el.contains(active) && active.tagName === "A" ? active : null;
+    var keep = focused ? (focused.getAttribute("data-question") ? '[data-question="' + focused.getAttribute("data-question") + '"]'
+                                                                 : 'a[href="' + focused.getAttribute("href") + '"]') : null;
+    var wasOpen = el.tagName === "DETAILS" && el.open;
+    var id = el.id;
+    el.outerHTML = html;
+    var fresh = document.getElementById(id);
+    if (!fresh) return;
+    if (wasOpen) fresh.open = true;
     if (keep) {
-      var again = sidebar.querySelector('[data-question="' + keep + '"]');
+      var again = fresh.querySelector(keep);
       if (again) again.focus();
     }
   }
