@@ -73,6 +73,7 @@ class TurnOutcome:
     step: Step
     response_id: int
     attempts: int
+    revisions: tuple[int, ...] = ()  # ids of the answer revisions the turn stored
 
 
 Effects = Callable[[AsyncSession, TurnContext, Turn, Step], Awaitable[None]]
@@ -159,7 +160,7 @@ _UPDATE_ANSWER = (
     .values({name: sa.bindparam(name, type_=ANSWERS.c[name].type) for name in _ANSWER_FIELDS})
 )
 _INSERT_ANSWER = ANSWERS.insert()
-_INSERT_REVISION = REVISIONS.insert()
+_INSERT_REVISION = REVISIONS.insert().returning(REVISIONS.c.id)
 _INSERT_AUDIT = table_of(AuditEntry).insert()
 
 
@@ -250,11 +251,12 @@ async def _store(
     result: Step,
     turn: Turn,
     inbound_id: int | None,
-) -> bool:
-    """Store the step; False when the response changed since it was read."""
+) -> tuple[int, ...] | None:
+    """Store the step: the ids of the answer revisions it stored, or None when the response
+    changed since it was read (nothing stored)."""
     new = result.state
     if new.version == before.version:
-        return True
+        return ()
     extra: dict[str, Any] = {}
     if result.result is not None:
         extra["score"] = result.result.to_dict()
@@ -281,7 +283,7 @@ async def _store(
         },
     )
     if updated.rowcount != 1:
-        return False
+        return None
     updates, inserts, revisions = [], [], []
     for qid, record in result.changes.items():
         row = _values(record)
@@ -294,8 +296,9 @@ async def _store(
         await conn.execute(_UPDATE_ANSWER, updates)
     if inserts:
         await conn.execute(_INSERT_ANSWER, inserts)
+    ids: tuple[int, ...] = ()
     if revisions:
-        await conn.execute(_INSERT_REVISION, revisions)
+        ids = tuple((await conn.execute(_INSERT_REVISION, revisions)).scalars())
     if new.status != before.status:
         await conn.execute(
             _INSERT_AUDIT,
@@ -308,7 +311,7 @@ async def _store(
                 "details": {"from": before.status, "to": new.status, "channel": turn.channel},
             },
         )
-    return True
+    return ids
 
 
 def _concurrent_notes(
@@ -372,7 +375,8 @@ async def handle_turn(
                     notes = _concurrent_notes(first_answers, state.answers, result)
                     if notes:
                         result = replace(result, replies=result.replies + notes)
-                if not await _store(conn, response, state, result, turn, inbound_id):
+                revisions = await _store(conn, response, state, result, turn, inbound_id)
+                if revisions is None:
                     raise _Retry
                 wanted = getattr(effects, "wanted", None)
                 if effects is not None and (wanted is None or wanted(turn, result)):
@@ -390,7 +394,7 @@ async def handle_turn(
             _remember_answers(db, response, result.state)  # committed: the answers as stored
             if result.state.version != state.version:
                 events.publish(response_id)
-            return TurnOutcome(result, response_id, attempt)
+            return TurnOutcome(result, response_id, attempt, revisions)
         except _Retry:
             continue
         except OperationalError as exc:  # SQLite: locked beyond the busy timeout

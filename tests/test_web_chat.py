@@ -20,7 +20,17 @@ from sqlmodel import col, select
 
 from bot.app import create_app
 from bot.db.database import Database
-from bot.db.tables import AccessToken, Administrator, Answer, Contact, OutboxMessage, Response, now
+from bot.db.tables import (
+    AccessToken,
+    Administrator,
+    Answer,
+    AnswerRevision,
+    Contact,
+    OutboxMessage,
+    Response,
+    now,
+)
+from bot.keys import TRANSCRIPTS
 from bot.turn import handle_turn
 from conversations.questionnaire import Model
 from conversations.state import Turn
@@ -454,6 +464,20 @@ async def test_an_answer_by_mail_appears_in_the_chat(
     assert "Fråga 1.2" in page
 
 
+async def test_an_answer_by_mail_between_page_and_post_is_told_after_the_post(
+    client: Client, db: Database, model: Model, seeded: Seeded
+) -> None:
+    """The transcript's cursor moves past one's own answers only while nobody else answered:
+    a mail answer stored after the page was shown, before the page's own post, is still told."""
+    page = await sign_in(client, db, "anna@exempelby.se")
+    rid = seeded.response_id
+    await handle_turn(db, model, rid, Turn(actor(seeded.respondent), "mail", now(), "1.2 a säker"))
+    r = await post_chat(client, rid, page, fraga="1.1", val=["a"], saker="ja", handling="svara")
+    page = await (await client.get(r.headers["Location"])).text()
+    assert "bo@exempelby.se via mejl" in page and "1.2 a säker" in page
+    assert "i webbchatten" not in page
+
+
 # --- the WebSocket ---------------------------------------------------------------------------------------
 
 
@@ -496,6 +520,36 @@ async def test_websocket_turns_and_live_updates(
         await ws.close()
     stored = await answers(db, rid)
     assert stored["1.1"].channel == "web" and stored["1.2"].channel == "mail"
+
+
+async def test_websocket_own_turns_move_the_transcripts_cursor(
+    client: Client, db: Database, model: Model, seeded: Seeded
+) -> None:
+    """Own answers move the transcript's cursor past their revisions, so catching up later reads
+    only what others stored, and tells it once."""
+    page = await sign_in(client, db, "anna@exempelby.se")
+    rid = seeded.response_id
+    ws = await client.ws_connect(f"/svar/{rid}/ws?csrf={csrf_of(page)}")
+    try:
+        for qid in ("1.1", "1.2", "1.1"):
+            await ws.send_json(
+                {"type": "turn", "form": {"fraga": qid, "val": ["a"], "saker": "ja", "handling": "svara"}}
+            )
+            await receive_update(ws)
+        async with db.transaction(readonly=True) as s:
+            newest = (await s.exec(select(sa.func.max(col(AnswerRevision.id))))).one()
+        (transcript,) = [t for (_, r), t in client.server.app[TRANSCRIPTS]._items.items() if r == rid]
+        assert transcript.cursor == newest
+        await handle_turn(db, model, rid, Turn(actor(seeded.respondent), "mail", now(), "1.3 a säker"))
+        update = await receive_update(ws)
+        assert (
+            len(update["entries"]) == 1
+            and "via mejl" in update["entries"][0]
+            and "1.3 a säker" in update["entries"][0]
+        )
+        assert transcript.cursor == newest + 1
+    finally:
+        await ws.close()
 
 
 async def test_websocket_sends_only_the_parts_that_changed(

@@ -215,13 +215,17 @@ async def start_transcript(request: web.Request, user: User, loaded: view.Loaded
     )
     add_entry(request, transcript, "bot", "Infosäkkollen", Markup(body), None)
     transcript.cursor = max((r.id for r in rows), default=transcript.cursor)
+    transcript.seen = loaded.state.version  # read before those rows: what it shows is at least as new
     if not rows:
         transcript.cursor = max(transcript.cursor, 0)
     return transcript
 
 
-async def catch_up(request: web.Request, user: User, transcript: Transcript, response_id: int) -> list[Entry]:
-    """Entries for answers stored by others since the transcript's cursor (this session's own are skipped)."""
+async def catch_up(
+    request: web.Request, user: User, transcript: Transcript, response_id: int, version: int
+) -> list[Entry]:
+    """Entries for answers stored by others since the transcript's cursor (this session's own are
+    skipped); ``version`` is the response's version as read before, which the transcript then shows."""
     model = request.app[MODEL]
     lang = request_lang(request)
     own = set(transcript.own)
@@ -238,6 +242,7 @@ async def catch_up(request: web.Request, user: User, transcript: Transcript, res
             groups.setdefault((r.by, r.channel, r.at), []).append(r)
         if len(rows) < 100:
             break
+    transcript.seen = max(transcript.seen, version)
     added = []
     for (by, channel, at), group in groups.items():
         text = "\n".join(view.revision_line(model, r, lang) for r in group)
@@ -383,8 +388,13 @@ async def take_turn(
         changed = bool(step.changes) or any(
             isinstance(r, Completed | Submitted | AskSection) for r in replies
         )
-        if outcome.attempts > 1 or step.state.version != loaded.state.version + int(changed):
-            added += await catch_up(request, user, transcript, rid)  # others changed it meanwhile
+        if step.state.version != loaded.state.version + int(changed):
+            added += await catch_up(request, user, transcript, rid, step.state.version)  # others changed it
+        elif transcript.seen == loaded.state.version:
+            # nobody else changed the response since the transcript showed it as of that version,
+            # so the answer revisions since are this session's own: the cursor moves past them
+            transcript.seen = step.state.version
+            transcript.cursor = max((transcript.cursor, *outcome.revisions))
     stay = None
     if qid is not None and (qid in transcript.errors or qid not in step.state.answers):
         stay = qid
@@ -487,7 +497,7 @@ async def chat_page(request: web.Request) -> web.StreamResponse:
     user, loaded = await access(request)
     transcript = await start_transcript(request, user, loaded)
     async with transcript.lock:
-        await catch_up(request, user, transcript, loaded.response.id or 0)
+        await catch_up(request, user, transcript, loaded.response.id or 0, loaded.state.version)
     shown = request.query.get("fraga")
     context = chat_context(request, user, loaded, transcript, shown)
     context["page_title"] = f"{_title(request, context['shown'].qid)} – {loaded.organisation.name}"
@@ -647,7 +657,7 @@ class _Socket:
                 await self.reload()
                 transcript = await start_transcript(self.request, self.user, self.loaded)
                 async with transcript.lock:
-                    await catch_up(self.request, self.user, transcript, self.rid)
+                    await catch_up(self.request, self.user, transcript, self.rid, self.loaded.state.version)
                 await self.update(focus=None)
 
     async def message(self, data: Mapping[str, Any]) -> None:
@@ -691,7 +701,7 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
         if request.query.get("v", str(loaded.state.version)) != str(loaded.state.version):
             # the page is older than the response (changed while the socket was away): catch up
             async with transcript.lock:
-                await catch_up(request, user, transcript, socket.rid)
+                await catch_up(request, user, transcript, socket.rid, loaded.state.version)
             seen = request.query.get("e", "")
             socket.sent_entry = min(int(seen), transcript.last_id) if seen.isdigit() else 0
             await socket.update(focus=None)

@@ -43,6 +43,7 @@ class Transcript:
     log: deque[tuple[int, str, str]] = field(default_factory=lambda: deque(maxlen=MAX_ENTRIES))
     next_id: int = 1
     cursor: int = 0  # id of the newest answer revision shown
+    seen: int = -1  # the response's version as of which every answer revision is shown
     started: bool = False
     errors: dict[str, str] = field(default_factory=dict)  # question -> why its last answer was refused
     own: deque[datetime] = field(default_factory=lambda: deque(maxlen=500))  # times of this session's turns
