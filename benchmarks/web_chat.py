@@ -11,13 +11,15 @@ eat the server's CPU):
     up by 20 % until p99 or the achieved rate gives out twice in a row, then the gap above
     the highest rate that held halved twice), as a fraction of the stored-turn rate of
     the same core path (``bot.turn.handle_turn`` with the same turns and effects) called
-    directly, without HTTP. Goal ≥ 0.7.
+    directly, without HTTP, before and after the chat's phases (the higher of the two
+    rates counts). Goal ≥ 0.7.
 (c) For scale, the same two figures for a bare aiohttp WebSocket echo server.
 
 Each session is a coordinator of its own organisation with a signed-in session, which loads
 its chat page and then opens the page's WebSocket, as a browser does; a turn is the chat
-form's choices (options and certainty) for a random question. The database is
-the embedded default, SQLite in WAL mode, in a temporary directory.
+form's choices (options and certainty) for a random question other than the last (so no
+response completes, and the turns of every phase are alike: see :func:`random_form`). The
+database is the embedded default, SQLite in WAL mode, in a temporary directory.
 
 Before (a), a warm-up of ``--warm-up`` seconds at the nominal rate is not measured.
 
@@ -118,7 +120,10 @@ async def seed(db: Database, model: Model, n: int) -> list[Session]:
 
 
 def random_form(model: Model, rng: random.Random) -> dict[str, Any]:
-    q = rng.choice(model.questions)
+    """A chat form answering a random level-grounding question, never the last one: a response
+    whose 40 questions are all answered is scored again on every later answer, which would make
+    the turns of later phases dearer than those of the direct path measured first."""
+    q = rng.choice(model.questions[:-1])
     plain = [o.id for o in q.options if not o.exclusive]
     if q.scoring == "scale":
         start = rng.randrange(len(plain))
@@ -396,6 +401,14 @@ async def run_all(args: argparse.Namespace, model: Model, url: str, tmp: str, wh
     )
 
     chat_nominal, (chat_max, chat_at_max) = await measure("chat", url, tmp, sessions, model, args)
+    # the direct path again, on the responses as the chat left them: the higher rate counts
+    again, again_cpu = await direct_rate(url, tmp, sessions, model, args.direct_turns)
+    print(
+        f"core path called directly, after the chat: {again:,.0f} stored turns/s, CPU {again_cpu:.2f} ms/turn",
+        flush=True,
+    )
+    if again > core:
+        core, core_cpu = again, again_cpu
     echo_nominal, (echo_max, echo_at_max) = await measure("echo", url, tmp, sessions, model, args)
 
     def row(name: str, nominal: dict[str, float], best: float, at: dict[str, float]) -> str:
