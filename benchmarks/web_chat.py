@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import random
@@ -51,6 +52,7 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bot.app import settle_memory
 from bot.db import migrate
 from bot.db.database import Database
 from bot.db.tables import AccessToken, Contact, Cycle, Organisation, Response
@@ -340,7 +342,10 @@ async def measure(
 async def direct_rate(
     url: str, tmp: str, sessions: list[Session], model: Model, turns: int
 ) -> tuple[float, float]:
-    """Stored turns per second through handle_turn called directly (same turns, same effects)."""
+    """Stored turns per second through handle_turn called directly (same turns, same effects,
+    and the collector set as the service sets it: :func:`bot.app.settle_memory`)."""
+    thresholds = gc.get_threshold()
+    await settle_memory(web.Application())
     db = Database(url)
     settings = settings_for(tmp, url)
     effects = mail_effects(settings, model)
@@ -361,6 +366,8 @@ async def direct_rate(
         return turns / (time.perf_counter() - start), (time.process_time() - cpu) * 1000 / turns
     finally:
         await db.dispose()
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
 
 
 async def main(args: argparse.Namespace) -> None:

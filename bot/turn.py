@@ -160,7 +160,8 @@ _UPDATE_ANSWER = (
     .values({name: sa.bindparam(name, type_=ANSWERS.c[name].type) for name in _ANSWER_FIELDS})
 )
 _INSERT_ANSWER = ANSWERS.insert()
-_INSERT_REVISION = REVISIONS.insert().returning(REVISIONS.c.id)
+_INSERT_REVISION = REVISIONS.insert()
+_INSERT_REVISIONS = REVISIONS.insert().returning(REVISIONS.c.id)  # several rows, with their ids
 _INSERT_AUDIT = table_of(AuditEntry).insert()
 
 
@@ -297,8 +298,10 @@ async def _store(
     if inserts:
         await conn.execute(_INSERT_ANSWER, inserts)
     ids: tuple[int, ...] = ()
-    if revisions:
-        ids = tuple((await conn.execute(_INSERT_REVISION, revisions)).scalars())
+    if len(revisions) == 1:  # the usual turn: its id from the driver (SQLite's lastrowid)
+        ids = tuple((await conn.execute(_INSERT_REVISION, revisions[0])).inserted_primary_key or ())
+    elif revisions:
+        ids = tuple((await conn.execute(_INSERT_REVISIONS, revisions)).scalars())
     if new.status != before.status:
         await conn.execute(
             _INSERT_AUDIT,

@@ -536,6 +536,16 @@ async def test_websocket_own_turns_move_the_transcripts_cursor(
                 {"type": "turn", "form": {"fraga": qid, "val": ["a"], "saker": "ja", "handling": "svara"}}
             )
             await receive_update(ws)
+        # a typed reply that stores two revisions in one turn
+        await ws.send_json(
+            {
+                "type": "turn",
+                "form": {"fraga": "1.1", "handling": "skriv", "text": "1.1 b säker\n2.1 a säker"},
+            }
+        )
+        assert "3/40" in (await receive_update(ws))["progress"]
+        async with db.transaction(readonly=True) as s:
+            assert (await s.exec(select(sa.func.count()).select_from(AnswerRevision))).one() == 5
         async with db.transaction(readonly=True) as s:
             newest = (await s.exec(select(sa.func.max(col(AnswerRevision.id))))).one()
         (transcript,) = [t for (_, r), t in client.server.app[TRANSCRIPTS]._items.items() if r == rid]
