@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import select
 
 from bot.db import migrate, sqlite_driver
-from bot.db.database import Database
+from bot.db.database import SQLITE_BUSY_TIMEOUT_MS, Database
 from bot.db.sqlite_driver import DRIVER
 from bot.db.tables import Contact, Organisation
 
@@ -66,10 +66,10 @@ async def test_handovers_of_reading_and_writing_transactions(
         await conn.execute(sa.text("UPDATE organisations SET county = 'X'"))
         await conn.execute(sa.text("UPDATE organisations SET county = 'Y'"))
     assert rows == [("A",)]
-    # BEGIN IMMEDIATE with the SELECT (and its rows) in the thread, the UPDATEs in line, then
-    # COMMIT in the thread: no cursor opening or closing of its own, no rollback when the
-    # pool takes the connection back
-    assert handovers == Counter({"_run": 1, "commit": 1})
+    # the write lock was free: BEGIN IMMEDIATE, the SELECT (and its rows) and the UPDATEs in
+    # line, then COMMIT in the thread: no cursor opening or closing of its own, no rollback
+    # when the pool takes the connection back
+    assert handovers == Counter({"commit": 1})
     handovers.clear()
     async with sqlite_db.connection(readonly=True) as conn:
         for _ in range(3):
@@ -94,8 +94,20 @@ async def test_only_a_writing_transaction_that_holds_the_lock_runs_in_line(sqlit
             return [(await conn.execute(sa.text("SELECT thread()"))).scalar_one() for _ in range(3)]
 
     writing, reading = await threads(False), await threads(True)
-    assert writing[0] != loop_thread and writing[1:] == [loop_thread, loop_thread]
+    assert writing == [loop_thread] * 3  # the lock was free
     assert loop_thread not in reading
+    # another connection holds the lock: the first statement waits for it in the thread
+    path = sqlite_db.url.partition(":///")[2]
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    asyncio.get_running_loop().call_later(0.2, other.execute, "COMMIT")
+    try:
+        writing = await threads(False)
+    finally:
+        other.close()
+    assert writing[0] != loop_thread and writing[1:] == [loop_thread, loop_thread]
+    async with sqlite_db.connection() as conn:  # the connection's busy timeout is as it was
+        assert (await conn.execute(sa.text("PRAGMA busy_timeout"))).scalar_one() == SQLITE_BUSY_TIMEOUT_MS
 
 
 @pytest.mark.parametrize("inline_slice", [0.0, 60.0])
@@ -115,7 +127,7 @@ async def test_a_long_writing_transaction_gives_the_loop_turns(
     await asyncio.sleep(0)
     try:
         async with sqlite_db.connection() as conn:
-            await conn.execute(sa.text("SELECT 1"))  # the hop that takes the lock
+            await conn.execute(sa.text("SELECT 1"))  # takes the lock
             before = len(ticks)
             for i in range(20):
                 await conn.execute(sa.text("UPDATE organisations SET county = :c"), {"c": str(i)})

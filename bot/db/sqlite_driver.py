@@ -1,4 +1,4 @@
-"""SQLAlchemy's aiosqlite dialect with few thread hops: one per statement, fewer when writing.
+"""SQLAlchemy's aiosqlite dialect with few thread hops: one per reading statement, one per write.
 
 aiosqlite runs each SQLite connection in its own thread and hands every call over a queue;
 each hand-over wakes that thread and then the event loop again (tens of microseconds of
@@ -14,16 +14,20 @@ together with the transaction's first statement; and skips the rollback of a con
 that is not inside a transaction. A lock that ``BEGIN IMMEDIATE`` waits for is therefore
 met at the first statement, inside the same transaction, with the same error.
 
-Once a writing transaction holds SQLite's write lock (its ``BEGIN IMMEDIATE`` went with the
-first statement), its further statements run in the event loop's own thread: in WAL mode
-nothing can make them wait for a lock any more, and a short statement costs less than the
-hand-over (for a stored chat turn, two hops instead of six, and the transaction no longer
-queues behind other tasks between its statements). Still through the thread: every
-statement of a reading transaction (a long report must not stall the loop), the first
-statement of a writing one (it may wait for another process's lock), and ``COMMIT`` (the
-WAL checkpoint that can follow it writes and syncs the database file). A writing
-transaction that runs in line for more than :data:`INLINE_SLICE` seconds gives the loop a
-turn before its next statement. The sqlite3 connection is opened with
+A writing transaction first tries its ``BEGIN IMMEDIATE`` in the event loop's own thread,
+with the busy timeout at zero for that one statement: when SQLite's write lock is free
+(always, unless another process writes: this process's writers take turns,
+``bot/db/database.py``), the lock is taken at once and nothing is handed over. When another
+connection holds it, the ``BEGIN`` goes with the first statement to the connection's thread
+and waits there, with the connection's busy timeout, while the loop runs on; the same error
+comes when the wait is too long. Once the lock is held, every statement of the transaction
+runs in the loop's thread: in WAL mode nothing can make them wait for a lock any more, and
+a short statement costs less than a hand-over (a stored chat turn makes one hop, its
+``COMMIT``, and no longer queues behind other tasks between its statements). Still through
+the thread: every statement of a reading transaction (a long report must not stall the
+loop) and ``COMMIT`` (the WAL checkpoint that can follow it writes and syncs the database
+file). A writing transaction that runs in line for more than :data:`INLINE_SLICE` seconds
+gives the loop a turn before its next statement. The sqlite3 connection is opened with
 ``check_same_thread=False``; one connection is never used by two threads at once (the pool
 lends it to one transaction, whose statements run one after the other).
 
@@ -89,6 +93,26 @@ async def _in_line(adapt: _Connection, operation: Any, parameters: Any, many: bo
     return _run(adapt._connection._conn, None, operation, parameters, many)
 
 
+def _begin_in_line(adapt: _Connection, begin: str) -> bool:
+    """Try ``begin`` (a writing ``BEGIN``) in the loop's thread without waiting: True when
+    SQLite's write lock was free and is now held; False, nothing begun, when another
+    connection holds it (the caller then waits for it in the connection's thread, with the
+    connection's busy timeout, which is set back either way)."""
+    raw = adapt._connection._conn
+    if adapt._busy_timeout is None:
+        adapt._busy_timeout = int(raw.execute("PRAGMA busy_timeout").fetchone()[0])
+    raw.execute("PRAGMA busy_timeout = 0")
+    try:
+        raw.execute(begin)
+    except sqlite3.OperationalError as error:
+        if error.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            return False
+        raise
+    finally:
+        raw.execute(f"PRAGMA busy_timeout = {adapt._busy_timeout}")
+    return True
+
+
 class _Cursor(AsyncAdapt_aiosqlite_cursor):
     """A buffered cursor whose execute is one call in the connection's thread, or in the
     loop's own thread inside a writing transaction that holds the lock."""
@@ -142,6 +166,8 @@ class _Cursor(AsyncAdapt_aiosqlite_cursor):
         begin, adapt._pending_begin = adapt._pending_begin, None
         conn = self._connection
         try:
+            if adapt._inline_since is None and begin in _WRITING and _begin_in_line(adapt, begin):
+                adapt._inline_since = time.perf_counter()  # the lock was free: no hop at all
             if adapt._inline_since is not None:  # a writing transaction that holds the lock
                 result = await_(_in_line(adapt, operation, parameters, many))
             else:
@@ -164,7 +190,7 @@ class _Cursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class _Connection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ("_inline_since", "_pending_begin")
+    __slots__ = ("_busy_timeout", "_inline_since", "_pending_begin")
 
     _cursor_cls = _Cursor  # type: ignore[assignment]
 
@@ -172,6 +198,7 @@ class _Connection(AsyncAdapt_aiosqlite_connection):
         super().__init__(dbapi, connection)
         self._pending_begin: str | None = None  # a BEGIN not sent yet
         self._inline_since: float | None = None  # holding the write lock: statements run in line
+        self._busy_timeout: int | None = None  # the connection's, in ms (read once)
 
     def commit(self) -> None:
         self._inline_since = None
