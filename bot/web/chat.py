@@ -24,7 +24,7 @@ import functools
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -62,7 +62,7 @@ from conversations.parsing import (
 )
 from conversations.questionnaire import Model
 from conversations.replies import AskQuestion, AskSection, Completed, Invalid, Reply, Submitted
-from conversations.state import Turn
+from conversations.state import Actor, Turn
 
 log = logging.getLogger(__name__)
 
@@ -138,13 +138,13 @@ def _helpers(request: web.Request) -> dict[str, Any]:
 def _when(request: web.Request, at: datetime | None) -> str:
     if at is None:
         return ""
-    return _minute(at.replace(second=0, microsecond=0), request_lang(request), request.app[SETTINGS].timezone)
+    return _minute(int(at.timestamp()) // 60, request_lang(request), request.app[SETTINGS].timezone)
 
 
 @functools.lru_cache(maxsize=4096)
-def _minute(at: datetime, lang: str, tz: str) -> str:
-    """A time as the chat shows it (to the minute); Babel's formatting is slow, minutes repeat."""
-    return format_datetime(at, lang, tz=tz, fmt="short")
+def _minute(minute: int, lang: str, tz: str) -> str:
+    """A time (minutes since 1970) as the chat shows it; Babel's formatting is slow, minutes repeat."""
+    return format_datetime(datetime.fromtimestamp(minute * 60, UTC), lang, tz=tz, fmt="short")
 
 
 def add_entry(
@@ -318,11 +318,13 @@ async def take_turn(
     loaded: view.Loaded,
     form: Mapping[str, Any],
     after_store: Callable[[Step], None] | None = None,
+    actor: Actor | None = None,
 ) -> TurnResult:
     """Run one chat turn and add it, with the bot's replies, to the transcript.
 
     ``after_store`` is called as soon as the turn is stored, before anything else is awaited
-    (the WebSocket uses it to swallow the change notice of its own turn).
+    (the WebSocket uses it to swallow the change notice of its own turn); ``actor`` is the
+    user's, when the caller keeps it.
     """
     model = request.app[MODEL]
     lang = request_lang(request)
@@ -335,7 +337,7 @@ async def take_turn(
     async with transcript.lock:
         at = now()
         transcript.own.append(at)
-        turn = Turn(user.actor(), "web", at, text=text, current_question=qid, items=items)
+        turn = Turn(actor or user.actor(), "web", at, text=text, current_question=qid, items=items)
         added.append(add_entry(request, transcript, "me", user.name or user.email, _lines_html(said), at))
         try:
             outcome = await handle_turn(  # on SQLite, writers of this process take turns (bot/db)
@@ -595,6 +597,7 @@ class _Socket:
         self.index = parts.IndexMemo()  # the index sections as last rendered for this page
         self.sent: dict[str, str] = {}  # the question, status and progress as last sent
         self.sent_sections: tuple[str, ...] = ()  # the index sections as last sent
+        self.actor = user.actor()  # who answers, as the socket's user was read when it opened
 
     async def update(self, *, focus: str | None) -> None:
         request = self.request
@@ -675,7 +678,7 @@ class _Socket:
             action = form.get("handling")
             if action in _COMMANDS and not self.user.coordinator:
                 return
-            result = await take_turn(self.request, self.user, self.loaded, form, self.stored)
+            result = await take_turn(self.request, self.user, self.loaded, form, self.stored, self.actor)
             if result.step is not None:
                 self.loaded = view.Loaded(
                     self.loaded.response, self.loaded.organisation, self.loaded.cycle, result.step.state

@@ -23,7 +23,6 @@ of going stale).
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -68,28 +67,29 @@ class Stencil:
             return values[self.only].join(self.pieces)
         if not self.names:
             return self.pieces[0]
-        out = [self.pieces[0]]
-        for name, piece in zip(self.names, self.pieces[1:], strict=True):
-            out.append(values[name])
-            out.append(piece)
+        out: list[str] = [""] * (2 * len(self.names) + 1)
+        out[0::2] = self.pieces
+        out[1::2] = [values[name] for name in self.names]
         return "".join(out)
 
 
 class _Lru:
-    """A small least-recently-used map."""
+    """A bounded map of stencils; when full, the oldest entry goes first.
+
+    (A hit does not move its entry: that would hash the key a second time, and the keys
+    are tuples whose hashes Python does not keep. Entries are a few kB; a dropped one that is
+    still in use is rendered again.)"""
 
     def __init__(self, limit: int = LIMIT) -> None:
         self.limit = limit
-        self._items: OrderedDict[Any, Stencil] = OrderedDict()
+        self._items: dict[Any, Stencil] = {}
 
     def get(self, key: Any, make: Callable[[], str]) -> Stencil:
         stencil = self._items.get(key)
         if stencil is None:
             stencil = self._items[key] = Stencil(make())
             if len(self._items) > self.limit:
-                self._items.popitem(last=False)
-        else:
-            self._items.move_to_end(key)
+                del self._items[next(iter(self._items))]
         return stencil
 
 
@@ -112,6 +112,7 @@ class Parts:
         self.index_questions = tuple(q for section in model.sections for q in section.questions)
         self.index_owner = tuple(i for i, section in enumerate(model.sections) for _ in section.questions)
         self.section_of = dict(zip(self.index_questions, self.index_owner, strict=True))
+        self.grounding = frozenset(q.id for q in model.questions)  # the level-grounding questions
 
     def render(self, name: str, context: dict[str, Any]) -> str:
         return self.env.get_template(name).render(context)
@@ -187,7 +188,8 @@ def shown(
     model = parts.model
     lang = viewer.lang
     progress = Progress(model, state.answers)
-    answered = progress.answered_count()
+    grounding = parts.grounding
+    answered = sum([1 for q, rec in state.answers.items() if not rec.skipped and q in grounding])
     total = len(model.questions)
     status = state.status
     rid = {"rid": str(viewer.rid)}
