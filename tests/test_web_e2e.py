@@ -197,6 +197,18 @@ async def test_the_whole_journey(
     await expect(page.locator("#sidebar .progress .count")).to_have_text(f"{answered + 1}/40")
     await check(page, "mail-arrived")
 
+    # a section opened by hand stays open, with the keyboard focus, when an answer by mail changes it
+    fifth = model.sections[4].questions[0]
+    await page.locator("#avsnitt-5 summary").click()
+    await expect(page.locator("#avsnitt-5")).to_have_attribute("open", "")
+    await handle_turn(
+        sdb, model, seeded.response_id, Turn(actor(seeded.respondent), "mail", now(), f"{fifth} a säker")
+    )
+    await expect(page.locator(f'#avsnitt-5 a[data-question="{fifth}"]')).to_have_class("q-answered")
+    await expect(page.locator("#avsnitt-5")).to_have_attribute("open", "")
+    await expect(page.locator("#avsnitt-5 summary")).to_be_focused()
+    await expect(page.locator("#sidebar .progress .count")).to_have_text(f"{answered + 2}/40")
+
     # jump to an earlier question and change it
     await page.locator("#sidebar summary").first.click()
     await page.locator('a[data-question="1.2"]').click()

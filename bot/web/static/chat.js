@@ -89,14 +89,17 @@
     }
   }
 
-  // a part of the sidebar, replaced: a section the person opened stays open, and a link
-  // that had the keyboard focus has it again
+  // a part of the sidebar, replaced: a section the person opened stays open, and the link or
+  // section heading that had the keyboard focus has it again
   function replacePart(el, html) {
     if (!el) return;
     var active = document.activeElement;
-    var focused = active && el.contains(active) && active.tagName === "A" ? active : null;
-    var keep = focused ? (focused.getAttribute("data-question") ? '[data-question="' + focused.getAttribute("data-question") + '"]'
-                                                                 : 'a[href="' + focused.getAttribute("href") + '"]') : null;
+    var keep = null;  // how to find the focused element again in the new part
+    if (active && el.contains(active)) {
+      if (active.hasAttribute("data-question")) keep = '[data-question="' + active.getAttribute("data-question") + '"]';
+      else if (active.tagName === "A") keep = 'a[href="' + active.getAttribute("href") + '"]';
+      else if (active.tagName === "SUMMARY") keep = "summary";
+    }
     var wasOpen = el.tagName === "DETAILS" && el.open;
     var id = el.id;
     el.outerHTML = html;
