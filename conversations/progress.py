@@ -9,7 +9,6 @@ but never required.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import cached_property
 
 from conversations.questionnaire import Model
 from conversations.replies import SectionProgress
@@ -30,12 +29,8 @@ class Progress:
         rec = self.answers.get(qid)
         return rec is not None and not rec.skipped
 
-    @cached_property
-    def _section_of(self) -> dict[str, int]:
-        return {qid: i for i, s in enumerate(self.model.sections) for qid in s.questions}
-
     def section_of(self, qid: str) -> int:
-        return self._section_of.get(qid, 0)
+        return self.model.section_of(qid) or 0
 
     def section_done(self, index: int) -> bool:
         return all(self.is_done(q) for q in self.model.sections[index].questions)
@@ -82,7 +77,9 @@ class Progress:
         return True
 
     def answered_count(self) -> int:
-        return sum(1 for q in self.model.questions if self.is_answered(q.id))
+        """Level-grounding questions with an answer (skips do not count)."""
+        question = self.model.question
+        return sum([1 for qid, rec in self.answers.items() if not rec.skipped and question(qid) is not None])
 
     def remaining(self) -> tuple[str, ...]:
         """Level-grounding questions without an answer (skipped ones included)."""

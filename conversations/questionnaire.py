@@ -171,10 +171,12 @@ class Model:
     sections: tuple[Section, ...]
     _question_index: dict[str, Question] = field(default_factory=dict, repr=False)
     _validation_index: dict[str, ValidationQuestion] = field(default_factory=dict, repr=False)
+    _section_index: dict[str, int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self._question_index.update({q.id: q for q in self.questions})
         self._validation_index.update({v.id: v for v in self.validation_questions})
+        self._section_index.update({qid: i for i, s in enumerate(self.sections) for qid in s.questions})
 
     @property
     def default_language(self) -> str:
@@ -189,6 +191,10 @@ class Model:
 
     def validation_question(self, vid: str) -> ValidationQuestion | None:
         return self._validation_index.get(vid)
+
+    def section_of(self, qid: str) -> int | None:
+        """The index of the section that asks ``qid``, or None."""
+        return self._section_index.get(qid)
 
     def level(self, n: int) -> Level:
         return self.levels[n - 1]

@@ -22,6 +22,7 @@ of going stale).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -108,11 +109,7 @@ class Parts:
         self.entries = _Lru()
         self.replies = _Lru()
         self.frames = _Lru(100)
-        # the index's questions in order, the section of each, and each question's section
-        self.index_questions = tuple(q for section in model.sections for q in section.questions)
-        self.index_owner = tuple(i for i, section in enumerate(model.sections) for _ in section.questions)
-        self.section_of = dict(zip(self.index_questions, self.index_owner, strict=True))
-        self.grounding = frozenset(q.id for q in model.questions)  # the level-grounding questions
+        self.index_questions = tuple(q for section in model.sections for q in section.questions)  # in order
 
     def render(self, name: str, context: dict[str, Any]) -> str:
         return self.env.get_template(name).render(context)
@@ -188,8 +185,7 @@ def shown(
     model = parts.model
     lang = viewer.lang
     progress = Progress(model, state.answers)
-    grounding = parts.grounding
-    answered = sum([1 for q, rec in state.answers.items() if not rec.skipped and q in grounding])
+    answered = progress.answered_count()
     total = len(model.questions)
     status = state.status
     rid = {"rid": str(viewer.rid)}
@@ -279,21 +275,23 @@ def index_sections(
     records = tuple(map(state.answers.get, parts.index_questions))
     head = (lang, rid["rid"])
     count = len(parts.model.sections)
+    stale: set[int | None]
     if memo.head != head or len(memo.sections) != count:
         stale = set(range(count))
         sections = [""] * count
     else:
-        owner = parts.index_owner
+        section_of = parts.model.section_of
         stale = {
-            owner[i]
-            for i, (a, b) in enumerate(zip(records, memo.records, strict=True))
+            section_of(q)
+            for q, a, b in zip(parts.index_questions, records, memo.records, strict=True)
             if a is not b and a != b
         }
         if qid != memo.qid:
-            stale.update(parts.section_of[q] for q in (qid, memo.qid) if q in parts.section_of)
+            stale.update(section_of(q) for q in (qid, memo.qid) if q)
         sections = list(memo.sections)
     for i in stale:
-        sections[i] = section_html(parts, lang, i, state, qid, rid)
+        if i is not None:  # (a question no section asks)
+            sections[i] = section_html(parts, lang, i, state, qid, rid)
     memo.head, memo.qid, memo.records, memo.sections = head, qid, records, tuple(sections)
     return memo.sections
 
@@ -366,15 +364,6 @@ class _Previous:
     by: str
 
 
-def _with_previous(reply: Recorded | ValueRecorded | Skipped, previous: _Previous) -> Reply:
-    """``reply`` with ``previous`` in place of the answer it replaced (``dataclasses.replace``,
-    without its checks: the reply classes are frozen dataclasses with slots)."""
-    new = object.__new__(type(reply))
-    for name in type(reply).__slots__:
-        object.__setattr__(new, name, previous if name == "previous" else getattr(reply, name))
-    return new
-
-
 _GROUPS: dict[type, str] = {
     Recorded: "recorded",
     ValueRecorded: "recorded",
@@ -403,7 +392,7 @@ def replies_html(
                 name = f"by{len(names)}"
                 names[name] = str(escape(by))
                 by = hole(name)
-            r = _with_previous(r, _Previous(by))
+            r = dataclasses.replace(r, previous=_Previous(by))  # type: ignore[arg-type]
         group = _GROUPS.get(type(r), "other")
 
         def render(r: Reply = r, group: str = group) -> str:

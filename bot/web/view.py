@@ -129,10 +129,7 @@ def _answer_line(model: Model, qid: str, rec: AnswerRecord, lang: str) -> str:
 
 
 def section_index(model: Model, qid: str) -> int:
-    for i, s in enumerate(model.sections):
-        if qid in s.questions:
-            return i
-    return 0
+    return model.section_of(qid) or 0
 
 
 def question_view(model: Model, qid: str, state: ConversationState, lang: str) -> dict[str, Any]:
