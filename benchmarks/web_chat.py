@@ -57,6 +57,7 @@ from bot.db import migrate
 from bot.db.database import Database
 from bot.db.tables import AccessToken, Contact, Cycle, Organisation, Response
 from bot.effects import mail_effects
+from bot.event_loop import new_event_loop
 from bot.settings import Settings
 from bot.tokens import digest, new_secret
 from bot.turn import handle_turn
@@ -147,7 +148,7 @@ def serve_chat(port: int, url: str, tmp: str) -> None:
 
     app = create_app(settings_for(tmp, url), workers=False)
     app.on_startup.append(settle_memory)
-    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None, loop=new_event_loop())
 
 
 def serve_echo(port: int) -> None:
@@ -162,7 +163,7 @@ def serve_echo(port: int) -> None:
 
     app = web.Application()
     app.router.add_get("/svar/{rid}/ws", echo)
-    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None, loop=new_event_loop())
 
 
 def cpu_seconds(pid: int) -> float:
@@ -472,4 +473,5 @@ if __name__ == "__main__":
     elif ns.serve == "echo":
         serve_echo(ns.port)
     else:
-        asyncio.run(main(ns))
+        with asyncio.Runner(loop_factory=new_event_loop) as runner:  # the service's loop
+            runner.run(main(ns))

@@ -26,6 +26,7 @@ from bot.commands.common import error, shown_url
 from bot.db import migrate
 from bot.db.database import Database
 from bot.db.tables import Administrator, Contact, Cycle, Organisation, Response
+from bot.event_loop import new_event_loop
 from bot.mail.compose import section_mail
 from bot.mail.outbox import enqueue
 from bot.settings import Settings
@@ -173,5 +174,5 @@ Fler demokonton: demo.respondent@demo.example (svarar), demo.chef@demo.example (
 Avsluta med Ctrl+C.""",
         flush=True,
     )
-    web.run_app(app, host=args.host, port=args.port, print=None)
+    web.run_app(app, host=args.host, port=args.port, print=None, loop=new_event_loop())
     return 0

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from bot.app import create_app, settle_memory
 from bot.commands.common import check_schema, error
+from bot.event_loop import new_event_loop
 from bot.settings import Settings
 
 
@@ -19,5 +20,5 @@ def run(args: argparse.Namespace) -> int:
     app = create_app(settings)
     app.on_startup.append(settle_memory)
     print(f"assessbot: serving on http://{args.host}:{args.port}/", flush=True)
-    web.run_app(app, host=args.host, port=args.port, print=None)
+    web.run_app(app, host=args.host, port=args.port, print=None, loop=new_event_loop())
     return 0
