@@ -488,6 +488,7 @@ async def receive_update(ws: Any) -> dict[str, Any]:
     return data  # type: ignore[no-any-return]
 
 
+@pytest.mark.asyncio(loop_factories=["asyncio", "uvloop"])  # also on the service's loop
 async def test_websocket_turns_and_live_updates(
     client: Client, db: Database, model: Model, seeded: Seeded
 ) -> None:
@@ -522,6 +523,7 @@ async def test_websocket_turns_and_live_updates(
     assert stored["1.1"].channel == "web" and stored["1.2"].channel == "mail"
 
 
+@pytest.mark.asyncio(loop_factories=["asyncio", "uvloop"])  # also on the service's loop
 async def test_websocket_own_turns_move_the_transcripts_cursor(
     client: Client, db: Database, model: Model, seeded: Seeded
 ) -> None:
@@ -562,6 +564,32 @@ async def test_websocket_own_turns_move_the_transcripts_cursor(
         await ws.close()
 
 
+async def test_a_pages_own_turn_is_told_to_its_other_pages_not_to_itself(
+    client: Client, db: Database, model: Model, seeded: Seeded
+) -> None:
+    page = await sign_in(client, db, "anna@exempelby.se")
+    rid = seeded.response_id
+    first = await client.ws_connect(f"/svar/{rid}/ws?csrf={csrf_of(page)}")
+    second = await client.ws_connect(f"/svar/{rid}/ws?csrf={csrf_of(page)}")
+    try:
+        await first.send_json(
+            {"type": "turn", "form": {"fraga": "1.1", "val": ["a"], "saker": "ja", "handling": "svara"}}
+        )
+        own = await receive_update(first)
+        assert own["focus"] == "question" and "1/40" in own["progress"]
+        live = await receive_update(second)  # the other page of the response hears of it
+        assert live["focus"] is None and "1/40" in live["progress"]
+        # and the page that took the turn gets no notice of its own: its next message is the
+        # answer to what it asks next
+        await first.send_json({"type": "show", "question": "1.3"})
+        after = await receive_update(first)
+        assert after["shown"] == "1.3" and after["focus"] == "question" and after["entries"] == []
+    finally:
+        await first.close()
+        await second.close()
+
+
+@pytest.mark.asyncio(loop_factories=["asyncio", "uvloop"])  # also on the service's loop
 async def test_websocket_sends_only_the_parts_that_changed(
     client: Client, db: Database, model: Model, seeded: Seeded
 ) -> None:

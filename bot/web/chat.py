@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -317,14 +317,11 @@ async def take_turn(
     user: User,
     loaded: view.Loaded,
     form: Mapping[str, Any],
-    after_store: Callable[[Step], None] | None = None,
     actor: Actor | None = None,
 ) -> TurnResult:
     """Run one chat turn and add it, with the bot's replies, to the transcript.
 
-    ``after_store`` is called as soon as the turn is stored, before anything else is awaited
-    (the WebSocket uses it to swallow the change notice of its own turn); ``actor`` is the
-    user's, when the caller keeps it.
+    ``actor`` is the user's, when the caller keeps it.
     """
     model = request.app[MODEL]
     lang = request_lang(request)
@@ -360,8 +357,6 @@ async def take_turn(
         except ResponseNotFound:
             raise Refused(404, "Det finns inget sådant svar.") from None
         step = outcome.step
-        if after_store is not None:
-            after_store(step)
         replies = list(step.replies)
         upcoming = view.next_open(model, step.state)
         if (
@@ -643,13 +638,6 @@ class _Socket:
             self.loaded = fresh
             self.version = fresh.state.version
 
-    def stored(self, step: Step) -> None:
-        """Our own turn is stored: its change notice needs no reload (runs before any await)."""
-        if self.queue is not None and step.state.version != self.version:
-            with contextlib.suppress(asyncio.QueueEmpty):
-                self.queue.get_nowait()
-        self.version = step.state.version
-
     async def listen(self, queue: asyncio.Queue[int]) -> None:
         while True:
             await queue.get()
@@ -678,7 +666,8 @@ class _Socket:
             action = form.get("handling")
             if action in _COMMANDS and not self.user.coordinator:
                 return
-            result = await take_turn(self.request, self.user, self.loaded, form, self.stored, self.actor)
+            with events.own_changes(self.queue):  # the page shows its own turn: no notice to itself
+                result = await take_turn(self.request, self.user, self.loaded, form, self.actor)
             if result.step is not None:
                 self.loaded = view.Loaded(
                     self.loaded.response, self.loaded.organisation, self.loaded.cycle, result.step.state
