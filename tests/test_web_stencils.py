@@ -1,8 +1,23 @@
-"""The chat's part caches (bot/web/parts.py): stencils fill their holes, caches stay bounded."""
+"""The chat's part caches (bot/web/parts.py): stencils fill their holes, caches stay bounded,
+the index memo keeps the answered count."""
 
 from __future__ import annotations
 
-from bot.web.parts import Stencil, _Lru, hole
+import random
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from bot.app import create_app
+from bot.web import view
+from bot.web.parts import PARTS, IndexMemo, Stencil, Viewer, _Lru, hole
+from bot.web.parts import shown as parts_shown
+from conversations.engine import step
+from conversations.parsing import AnswerLine, SkipLine, ValidationLine, format_answer
+from conversations.progress import Progress
+from conversations.questionnaire import Model
+from conversations.state import Actor, ConversationState, Turn
+from tests.webutil import web_settings
 
 
 def test_a_stencil_fills_each_hole_with_its_value() -> None:
@@ -37,3 +52,34 @@ def test_a_cache_renders_once_per_key_and_drops_its_oldest_when_full() -> None:
         assert cache.get(key, lambda key=key: make(key)).fill({}) == key
     assert made == ["a", "b", "c", "d", "a"]  # "a" was the oldest when "d" came, so made again
     assert len(cache._items) == 3
+
+
+def test_the_index_memo_counts_answers_as_progress_does(tmp_path: Path, model: Model) -> None:
+    """The count the status and progress parts show is kept up to date as the index compares
+    the answers, across answers, changes, skips, key figures and a fresh memo."""
+    parts = create_app(web_settings(tmp_path), workers=False)[PARTS]
+    rng = random.Random(5)
+    viewer = Viewer("sv", 1, "t0k", True, True, "")
+    state, memo = ConversationState(), IndexMemo()
+    grounding = [q.id for q in model.questions]
+    figures = [v.id for v in model.validation_questions]
+    who = Actor("anna@exempelby.se", coordinator=True, respondent=True)
+    for n in range(300):
+        qid = rng.choice(grounding + figures)
+        q = model.question(qid)
+        if rng.random() < 0.2:
+            item: Any = SkipLine(qid, f"{qid} hoppa över")
+        elif q is None:
+            item = ValidationLine(qid, str(rng.randint(1, 99)), qid)
+        else:
+            letters = (rng.choice([o.id for o in q.options if not o.exclusive]),)
+            item = AnswerLine(qid, letters, True, None, format_answer(q, letters, True))
+        state = step(
+            model, state, Turn(who, "web", datetime.now(UTC), current_question=qid, items=(item,))
+        ).state
+        if n % 50 == 49:
+            memo = IndexMemo()  # a page opened afresh counts from scratch
+        shown = parts_shown(parts, viewer, state, date(2027, 10, 31), view.next_open(model, state), "", memo)
+        expected = Progress(model, state.answers).answered_count()
+        assert memo.answered == expected
+        assert f"{expected}/{len(model.questions)}" in shown.progress

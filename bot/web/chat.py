@@ -147,19 +147,18 @@ def _minute(minute: int, lang: str, tz: str) -> str:
     return format_datetime(datetime.fromtimestamp(minute * 60, UTC), lang, tz=tz, fmt="short")
 
 
+@functools.lru_cache(maxsize=256)
+def _stamp(at: datetime, lang: str, tz: str) -> tuple[str, str]:
+    """A message's time as the chat shows it, and in ISO 8601 (a turn's entries share one)."""
+    return _minute(int(at.timestamp()) // 60, lang, tz), at.isoformat()
+
+
 def add_entry(
     request: web.Request, transcript: Transcript, role: str, who: str, body: Markup, at: datetime | None
 ) -> Entry:
-    html = parts.entry_html(
-        parts.parts_of(request.app),
-        request_lang(request),
-        transcript.next_id,
-        role,
-        who,
-        _when(request, at),
-        at.isoformat() if at else "",
-        body,
-    )
+    lang = request_lang(request)
+    when, iso = ("", "") if at is None else _stamp(at, lang, request.app[SETTINGS].timezone)
+    html = parts.entry_html(parts.parts_of(request.app), lang, transcript.next_id, role, who, when, iso, body)
     return transcript.add(role, Markup(html))
 
 
@@ -260,6 +259,7 @@ class TurnResult:
     stay_on: str | None  # the question to keep on screen (a mistake on it, or still open)
     entries: list[Entry]
     step: Step | None
+    transcript: Transcript
 
 
 def _text(value: Any) -> str:
@@ -329,7 +329,7 @@ async def take_turn(
     transcript = await start_transcript(request, user, loaded)
     items, text, qid, said = form_turn(model, form, lang)
     if not items and not text.strip():
-        return TurnResult(qid, [], None)
+        return TurnResult(qid, [], None, transcript)
     added: list[Entry] = []
     async with transcript.lock:
         at = now()
@@ -353,7 +353,7 @@ async def take_turn(
                 )
             )
             added.append(add_entry(request, transcript, "bot", "Infosäkkollen", body, now()))
-            return TurnResult(qid, added, None)
+            return TurnResult(qid, added, None, transcript)
         except ResponseNotFound:
             raise Refused(404, "Det finns inget sådant svar.") from None
         step = outcome.step
@@ -367,15 +367,9 @@ async def take_turn(
         ):
             section = model.sections[view.section_index(model, upcoming)].id
             replies.append(AskQuestion(upcoming, section))
+        # the replies carry the turn's time: they answer it, within the same minute
         added.append(
-            add_entry(
-                request,
-                transcript,
-                "bot",
-                "Infosäkkollen",
-                _replies_html(request, replies),
-                now(),
-            )
+            add_entry(request, transcript, "bot", "Infosäkkollen", _replies_html(request, replies), at)
         )
         errors = [r for r in step.replies if isinstance(r, Invalid)]
         transcript.errors.clear()
@@ -395,7 +389,7 @@ async def take_turn(
     stay = None
     if qid is not None and (qid in transcript.errors or qid not in step.state.answers):
         stay = qid
-    return TurnResult(stay, added, step)
+    return TurnResult(stay, added, step, transcript)
 
 
 # --- pages -----------------------------------------------------------------------------------------
@@ -474,7 +468,11 @@ def chat_context(
 
 
 def _title(request: web.Request, qid: str | None) -> str:
-    lang = request_lang(request)
+    return _title_text(request_lang(request), qid)
+
+
+@functools.lru_cache(maxsize=512)
+def _title_text(lang: str, qid: str | None) -> str:
     return gettext(lang, "Fråga %(id)s", id=qid) if qid else gettext(lang, "Alla frågor genomgångna")
 
 
@@ -594,19 +592,18 @@ class _Socket:
         self.sent_sections: tuple[str, ...] = ()  # the index sections as last sent
         self.actor = user.actor()  # who answers, as the socket's user was read when it opened
 
-    async def update(self, *, focus: str | None) -> None:
+    async def update(self, *, focus: str | None, transcript: Transcript | None = None) -> None:
         request = self.request
-        transcript = await start_transcript(request, self.user, self.loaded)
+        if transcript is None:
+            transcript = await start_transcript(request, self.user, self.loaded)
         if self.viewer is None or self.viewer_status != self.loaded.state.status:
             self.viewer = viewer(request, self.user, self.loaded)
             self.viewer_status = self.loaded.state.status
         shown = page_parts(request, self.user, self.loaded, transcript, self.shown, self.viewer, self.index)
-        new = transcript.after(self.sent_entry)
-        if new:
-            self.sent_entry = new[-1].id
+        self.sent_entry, entries = transcript.html_after(self.sent_entry)
         payload: dict[str, Any] = {
             "type": "update",
-            "entries": [e.html for e in new],
+            "entries": entries,
             "shown": shown.qid,
             "focus": focus,
             "title": f"{_title(request, shown.qid)} – {self.loaded.organisation.name} – Infosäkkollen",
@@ -674,7 +671,7 @@ class _Socket:
                 )
                 self.version = result.step.state.version
             self.shown = result.stay_on
-            await self.update(focus="question")
+            await self.update(focus="question", transcript=result.transcript)
 
 
 async def chat_socket(request: web.Request) -> web.StreamResponse:

@@ -37,7 +37,6 @@ from bot.i18n import gettext
 from bot.replies_text import STATUS_NAMES
 from bot.web import view
 from conversations.parsing import example_line
-from conversations.progress import Progress
 from conversations.questionnaire import Model
 from conversations.replies import Invalid, Recorded, Reply, Skipped, ValueRecorded
 from conversations.state import ConversationState
@@ -110,6 +109,8 @@ class Parts:
         self.replies = _Lru()
         self.frames = _Lru(100)
         self.index_questions = tuple(q for section in model.sections for q in section.questions)  # in order
+        # which of them are level-grounding questions (counted as answered), in the same order
+        self.grounding = tuple(model.question(q) is not None for q in self.index_questions)
 
     def render(self, name: str, context: dict[str, Any]) -> str:
         return self.env.get_template(name).render(context)
@@ -161,12 +162,14 @@ class Viewer:
 @dataclass(slots=True)
 class IndexMemo:
     """A page's question index as last rendered: for which language and response, with which
-    question open, from which answer records (in index order), and its sections' HTML."""
+    question open, from which answer records (in index order), its sections' HTML, and how
+    many level-grounding questions those records answer."""
 
     head: tuple[str, str] = ("", "")
     qid: str | None = None
     records: tuple[Any, ...] = ()
     sections: tuple[str, ...] = ()
+    answered: int = 0
 
 
 def shown(
@@ -184,15 +187,16 @@ def shown(
     """
     model = parts.model
     lang = viewer.lang
-    progress = Progress(model, state.answers)
-    answered = progress.answered_count()
+    rid = {"rid": str(viewer.rid)}
+    memo = IndexMemo() if memo is None else memo
+    sections = index_sections(parts, lang, state, qid, rid, memo)
+    answered = memo.answered  # (counted as the index compared the answers)
     total = len(model.questions)
     status = state.status
-    rid = {"rid": str(viewer.rid)}
 
     rec = state.answers.get(qid) if qid else None
     answer = None if rec is None else (rec.skipped, rec.options, rec.certain, rec.comment, rec.value)
-    all_answered = progress.all_answered() if qid is None else None
+    all_answered = answered == total if qid is None else None
 
     def question() -> str:
         q_obj = (model.question(qid) or model.validation_question(qid)) if qid else None
@@ -255,7 +259,7 @@ def shown(
         Markup(question_html),
         Markup(status_html),
         parts.progresses.get(progress_key, progress_part).fill(rid),
-        index_sections(parts, lang, state, qid, rid, IndexMemo() if memo is None else memo),
+        sections,
         parts.sidebars.get(lang, sidebar),
     )
 
@@ -271,7 +275,8 @@ def index_sections(
     """The question index, section by section. A section is rendered again only when one of
     its answers or its open question changed since the page last got it (``memo``);
     unchanged answer records are the same objects from turn to turn, so the comparison is
-    mostly by identity."""
+    mostly by identity. ``memo.answered`` is brought up to date on the way: the
+    level-grounding questions answered (skips do not count), as ``Progress.answered_count``."""
     records = tuple(map(state.answers.get, parts.index_questions))
     head = (lang, rid["rid"])
     count = len(parts.model.sections)
@@ -279,13 +284,23 @@ def index_sections(
     if memo.head != head or len(memo.sections) != count:
         stale = set(range(count))
         sections = [""] * count
+        memo.answered = sum(
+            [
+                1
+                for rec, g in zip(records, parts.grounding, strict=True)
+                if g and rec is not None and not rec.skipped
+            ]
+        )
     else:
         section_of = parts.model.section_of
-        stale = {
-            section_of(q)
-            for q, a, b in zip(parts.index_questions, records, memo.records, strict=True)
-            if a is not b and a != b
-        }
+        stale = set()
+        answered = memo.answered
+        for q, a, b, g in zip(parts.index_questions, records, memo.records, parts.grounding, strict=True):
+            if a is not b and a != b:
+                stale.add(section_of(q))
+                if g:
+                    answered += (a is not None and not a.skipped) - (b is not None and not b.skipped)
+        memo.answered = answered
         if qid != memo.qid:
             stale.update(section_of(q) for q in (qid, memo.qid) if q)
         sections = list(memo.sections)

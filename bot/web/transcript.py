@@ -69,6 +69,17 @@ class Transcript:
             newer.append(Entry(i, role, Markup(html)))
         return newer[::-1]
 
+    def html_after(self, entry_id: int) -> tuple[int, list[str]]:
+        """The newest entry's id and the HTML of the entries newer than ``entry_id``, oldest
+        first (``entry_id`` again when there are none)."""
+        newer = []
+        for i, _, html in reversed(self.log):
+            if i <= entry_id:
+                break
+            newer.append(html)
+        newer.reverse()
+        return (self.log[-1][0] if newer else entry_id), newer
+
     @property
     def last_id(self) -> int:
         return self.log[-1][0] if self.log else 0
