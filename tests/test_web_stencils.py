@@ -10,13 +10,14 @@ from typing import Any
 
 from bot.app import create_app
 from bot.web import view
-from bot.web.parts import PARTS, IndexMemo, Stencil, Viewer, _Lru, hole
+from bot.web.parts import PARTS, IndexMemo, Stencil, Viewer, _Lru, hole, replies_html
 from bot.web.parts import shown as parts_shown
 from conversations.engine import step
 from conversations.parsing import AnswerLine, SkipLine, ValidationLine, format_answer
 from conversations.progress import Progress
 from conversations.questionnaire import Model
-from conversations.state import Actor, ConversationState, Turn
+from conversations.replies import AskQuestion, Help, NothingUnderstood, Recorded, SectionDone
+from conversations.state import Actor, AnswerRecord, ConversationState, Turn
 from tests.webutil import web_settings
 
 
@@ -83,3 +84,29 @@ def test_the_index_memo_counts_answers_as_progress_does(tmp_path: Path, model: M
         expected = Progress(model, state.answers).answered_count()
         assert memo.answered == expected
         assert f"{expected}/{len(model.questions)}" in shown.progress
+
+
+def test_replies_are_cached_by_what_they_show(tmp_path: Path, model: Model) -> None:
+    """One cache entry per reply as shown: who gave a replaced answer is filled in, whether
+    there was one is part of the key; replies with one field and with none are keys too."""
+    parts = create_app(web_settings(tmp_path), workers=False)[PARTS]
+
+    def html(*replies: Any) -> str:
+        return replies_html(parts, "sv", replies, lambda: {"model": model, "section_title": str})
+
+    def recorded(previous: AnswerRecord | None) -> Recorded:
+        return Recorded("1.1", ("a",), True, True, None, "1.1 a säker", previous)
+
+    first = html(recorded(None), AskQuestion("1.2", "ledning"))
+    by_bo = html(recorded(AnswerRecord(("b",), True, by="Bo <bo@k.se>")))
+    by_cy = html(recorded(AnswerRecord(("c",), False, by="Cy")))
+    anonymous = html(recorded(AnswerRecord(("b",), True)))
+    assert "ersätter" not in first and "Fråga 1.2" not in first and "1.2" in first
+    assert "ersätter tidigare svar från Bo &lt;bo@k.se&gt;" in by_bo
+    assert "från Cy" in by_cy and "Bo" not in by_cy
+    assert "ersätter tidigare svar" in anonymous and "från" not in anonymous
+    assert "SectionDone" not in html(SectionDone("ledning"), Help(), NothingUnderstood())
+    # 1.1 without, with a named and with an unnamed earlier answer; 1.2; and the three others
+    assert len(parts.replies._items) == 3 + 1 + 3
+    assert html(recorded(AnswerRecord(("a", "b"), True, by="Dag"))).count("från Dag") == 1
+    assert len(parts.replies._items) == 7  # the same entry as Bo's, filled in with Dag

@@ -23,6 +23,7 @@ of going stale).
 from __future__ import annotations
 
 import dataclasses
+import operator
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -379,6 +380,21 @@ class _Previous:
     by: str
 
 
+_FIELDS: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
+
+
+def _fields_of(reply: Reply) -> tuple[Any, ...]:
+    """A reply's fields as a plain tuple, but for the answer it replaces (``previous``: the
+    cache key says only whether there was one, and whether it says who gave it). A tuple
+    hashes and compares in C; a dataclass does so in Python, field by field."""
+    get = _FIELDS.get(type(reply))
+    if get is None:
+        names = [f.name for f in dataclasses.fields(reply) if f.name != "previous"]
+        many = operator.attrgetter(*names) if len(names) > 1 else None
+        get = _FIELDS[type(reply)] = many or (lambda r, names=names: tuple(getattr(r, n) for n in names))
+    return get(reply)
+
+
 _GROUPS: dict[type, str] = {
     Recorded: "recorded",
     ValueRecorded: "recorded",
@@ -401,23 +417,27 @@ def replies_html(
     groups: dict[str, list[str]] = {"recorded": [], "invalid": [], "other": []}
     context: dict[str, Any] | None = None
     for r in replies:
+        previous: _Previous | None = None
         if isinstance(r, Recorded | ValueRecorded | Skipped) and r.previous is not None:
             by = r.previous.by
             if by:
                 name = f"by{len(names)}"
                 names[name] = str(escape(by))
                 by = hole(name)
-            r = dataclasses.replace(r, previous=_Previous(by))  # type: ignore[arg-type]
+            previous = _Previous(by)
         group = _GROUPS.get(type(r), "other")
 
-        def render(r: Reply = r, group: str = group) -> str:
+        def render(r: Reply = r, group: str = group, previous: _Previous | None = previous) -> str:
             nonlocal context
             if context is None:
                 context = {**helpers(), "lang": lang}
+            if previous is not None:
+                r = dataclasses.replace(r, previous=previous)  # type: ignore[arg-type]
             return parts.render("_reply.html.j2", {**context, "r": r, "group": group})
 
         try:
-            stencil = parts.replies.get((lang, group, r), render)
+            key = (lang, group, type(r), _fields_of(r), None if previous is None else bool(previous.by))
+            stencil = parts.replies.get(key, render)
         except TypeError:  # a reply that holds a score (dicts) cannot be a key: rare, rendered each time
             groups[group].append(render())
             continue
