@@ -19,7 +19,9 @@ Each session is a coordinator of its own organisation with a signed-in session, 
 its chat page and then opens the page's WebSocket, as a browser does; a turn is the chat
 form's choices (options and certainty) for a random question other than the last (so no
 response completes, and the turns of every phase are alike: see :func:`random_form`). The
-database is the embedded default, SQLite in WAL mode, in a temporary directory.
+database is the embedded default, SQLite in WAL mode, in a temporary directory. The servers,
+the direct path and the load generator run on the service's event loop
+(``bot/event_loop.py``: uvloop where it is installed).
 
 Before (a), a warm-up of ``--warm-up`` seconds at the nominal rate is not measured.
 
