@@ -72,8 +72,10 @@ def secure(request: web.Request) -> bool:
 
 
 def request_lang(request: web.Request) -> str:
-    if LANG in request:
-        return request[LANG]
+    try:
+        return request[LANG]  # (chosen once per request; a WebSocket's request lives as long as it)
+    except KeyError:
+        pass
     chosen = request.cookies.get(LANG_COOKIE)
     if chosen in LANGUAGES:
         lang = language(chosen)
