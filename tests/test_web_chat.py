@@ -481,6 +481,18 @@ async def test_an_answer_by_mail_between_page_and_post_is_told_after_the_post(
 # --- the WebSocket ---------------------------------------------------------------------------------------
 
 
+async def open_socket(client: Client, rid: int, page: str) -> Any:
+    """The chat page's WebSocket, opened with the page's CSRF token, as chat.js opens it."""
+    return await client.ws_connect(f"/svar/{rid}/ws?csrf={csrf_of(page)}")
+
+
+async def send_answer(ws: Any, qid: str, letters: list[str]) -> None:
+    """The chat form's answer to ``qid`` with ``letters``, a certain assessment, sent as a turn."""
+    await ws.send_json(
+        {"type": "turn", "form": {"fraga": qid, "val": letters, "saker": "ja", "handling": "svara"}}
+    )
+
+
 async def receive_update(ws: Any) -> dict[str, Any]:
     msg = await ws.receive(timeout=10)
     data = json.loads(msg.data)
@@ -495,11 +507,9 @@ async def test_websocket_turns_and_live_updates(
     page = await sign_in(client, db, "anna@exempelby.se")
     rid = seeded.response_id
     assert (await client.get(f"/svar/{rid}/ws?csrf=forged")).status == 403
-    ws = await client.ws_connect(f"/svar/{rid}/ws?csrf={csrf_of(page)}")
+    ws = await open_socket(client, rid, page)
     try:
-        await ws.send_json(
-            {"type": "turn", "form": {"fraga": "1.1", "val": ["a", "b"], "saker": "ja", "handling": "svara"}}
-        )
+        await send_answer(ws, "1.1", ["a", "b"])
         update = await receive_update(ws)
         assert update["shown"] == "1.2" and update["focus"] == "question"
         assert any("Registrerat" in e for e in update["entries"])
@@ -531,12 +541,10 @@ async def test_websocket_own_turns_move_the_transcripts_cursor(
     only what others stored, and tells it once."""
     page = await sign_in(client, db, "anna@exempelby.se")
     rid = seeded.response_id
-    ws = await client.ws_connect(f"/svar/{rid}/ws?csrf={csrf_of(page)}")
+    ws = await open_socket(client, rid, page)
     try:
         for qid in ("1.1", "1.2", "1.1"):
-            await ws.send_json(
-                {"type": "turn", "form": {"fraga": qid, "val": ["a"], "saker": "ja", "handling": "svara"}}
-            )
+            await send_answer(ws, qid, ["a"])
             await receive_update(ws)
         # a typed reply that stores two revisions in one turn
         await ws.send_json(
@@ -569,12 +577,10 @@ async def test_a_pages_own_turn_is_told_to_its_other_pages_not_to_itself(
 ) -> None:
     page = await sign_in(client, db, "anna@exempelby.se")
     rid = seeded.response_id
-    first = await client.ws_connect(f"/svar/{rid}/ws?csrf={csrf_of(page)}")
-    second = await client.ws_connect(f"/svar/{rid}/ws?csrf={csrf_of(page)}")
+    first = await open_socket(client, rid, page)
+    second = await open_socket(client, rid, page)
     try:
-        await first.send_json(
-            {"type": "turn", "form": {"fraga": "1.1", "val": ["a"], "saker": "ja", "handling": "svara"}}
-        )
+        await send_answer(first, "1.1", ["a"])
         own = await receive_update(first)
         assert own["focus"] == "question" and "1/40" in own["progress"]
         live = await receive_update(second)  # the other page of the response hears of it
@@ -595,7 +601,7 @@ async def test_websocket_sends_only_the_parts_that_changed(
 ) -> None:
     page = await sign_in(client, db, "anna@exempelby.se")
     rid = seeded.response_id
-    ws = await client.ws_connect(f"/svar/{rid}/ws?csrf={csrf_of(page)}")
+    ws = await open_socket(client, rid, page)
     try:
         await ws.send_json({"type": "show", "question": "1.1"})
         first = await receive_update(ws)
@@ -687,7 +693,7 @@ async def test_websocket_refuses_a_foreign_origin_and_readers_turns(
         },
     )
     assert r.status == 403
-    ws = await client.ws_connect(f"/svar/{rid}/ws?csrf={csrf_of(page)}")
+    ws = await open_socket(client, rid, page)
     await ws.send_json({"type": "turn", "form": {"fraga": "1.1", "val": ["a"], "handling": "svara"}})
     await ws.send_json({"type": "show", "question": "1.2"})
     update = await receive_update(ws)

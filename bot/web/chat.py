@@ -138,7 +138,7 @@ def _helpers(request: web.Request) -> dict[str, Any]:
 def _when(request: web.Request, at: datetime | None) -> str:
     if at is None:
         return ""
-    return _minute(int(at.timestamp()) // 60, request_lang(request), request.app[SETTINGS].timezone)
+    return _stamp(at, request_lang(request), request.app[SETTINGS].timezone)[0]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -584,7 +584,6 @@ class _Socket:
         self.send_lock = asyncio.Lock()
         self.busy = asyncio.Lock()  # held while a turn of this page runs
         self.queue: asyncio.Queue[int] | None = None
-        self.version = loaded.state.version
         self.viewer: parts.Viewer | None = None  # what depends on who looks, per status
         self.viewer_status = ""
         self.index = parts.IndexMemo()  # the index sections as last rendered for this page
@@ -607,7 +606,7 @@ class _Socket:
             "shown": shown.qid,
             "focus": focus,
             "title": f"{_title(request, shown.qid)} – {self.loaded.organisation.name} – Infosäkkollen",
-            "version": self.version,
+            "version": self.loaded.state.version,
         }
         for name, html in (
             ("question", shown.question),
@@ -633,14 +632,13 @@ class _Socket:
         fresh = await view.load(self.request.app[DB], self.rid)
         if fresh is not None:
             self.loaded = fresh
-            self.version = fresh.state.version
 
     async def listen(self, queue: asyncio.Queue[int]) -> None:
         while True:
             await queue.get()
             async with self.busy:
                 version = await view.current_version(self.request.app[DB], self.rid)
-                if version is None or version == self.version:
+                if version is None or version == self.loaded.state.version:
                     continue  # our own turn, already shown
                 await self.reload()
                 transcript = await start_transcript(self.request, self.user, self.loaded)
@@ -669,7 +667,6 @@ class _Socket:
                 self.loaded = view.Loaded(
                     self.loaded.response, self.loaded.organisation, self.loaded.cycle, result.step.state
                 )
-                self.version = result.step.state.version
             self.shown = result.stay_on
             await self.update(focus="question", transcript=result.transcript)
 

@@ -281,30 +281,21 @@ def index_sections(
     records = tuple(map(state.answers.get, parts.index_questions))
     head = (lang, rid["rid"])
     count = len(parts.model.sections)
-    stale: set[int | None]
-    if memo.head != head or len(memo.sections) != count:
-        stale = set(range(count))
-        sections = [""] * count
-        memo.answered = sum(
-            [
-                1
-                for rec, g in zip(records, parts.grounding, strict=True)
-                if g and rec is not None and not rec.skipped
-            ]
-        )
-    else:
-        section_of = parts.model.section_of
-        stale = set()
-        answered = memo.answered
-        for q, a, b, g in zip(parts.index_questions, records, memo.records, parts.grounding, strict=True):
-            if a is not b and a != b:
-                stale.add(section_of(q))
-                if g:
-                    answered += (a is not None and not a.skipped) - (b is not None and not b.skipped)
-        memo.answered = answered
-        if qid != memo.qid:
-            stale.update(section_of(q) for q in (qid, memo.qid) if q)
-        sections = list(memo.sections)
+    stale: set[int | None] = set()
+    if memo.head != head or len(memo.sections) != count:  # a new page: every section, counted afresh
+        memo.records, memo.sections, memo.answered = (None,) * len(records), ("",) * count, 0
+        stale.update(range(count))
+    section_of = parts.model.section_of
+    answered = memo.answered
+    for q, a, b, g in zip(parts.index_questions, records, memo.records, parts.grounding, strict=True):
+        if a is not b and a != b:
+            stale.add(section_of(q))
+            if g:
+                answered += (a is not None and a.answered) - (b is not None and b.answered)
+    memo.answered = answered
+    if qid != memo.qid:
+        stale.update(section_of(q) for q in (qid, memo.qid) if q)
+    sections = list(memo.sections)
     for i in stale:
         if i is not None:  # (a question no section asks)
             sections[i] = section_html(parts, lang, i, state, qid, rid)

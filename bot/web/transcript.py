@@ -61,24 +61,24 @@ class Transcript:
         return self.after(0)
 
     def after(self, entry_id: int) -> list[Entry]:
-        """The entries newer than ``entry_id`` (ids grow: the newest are at the end)."""
-        newer = []
-        for i, role, html in reversed(self.log):
-            if i <= entry_id:
-                break
-            newer.append(Entry(i, role, Markup(html)))
-        return newer[::-1]
+        """The entries newer than ``entry_id``, oldest first."""
+        return [Entry(i, role, Markup(html)) for i, role, html in self._newer(entry_id)]
 
     def html_after(self, entry_id: int) -> tuple[int, list[str]]:
         """The newest entry's id and the HTML of the entries newer than ``entry_id``, oldest
         first (``entry_id`` again when there are none)."""
+        newer = self._newer(entry_id)
+        return (newer[-1][0] if newer else entry_id), [html for _, _, html in newer]
+
+    def _newer(self, entry_id: int) -> list[tuple[int, str, str]]:
+        """The kept entries newer than ``entry_id`` (ids grow: the newest are at the end)."""
         newer = []
-        for i, _, html in reversed(self.log):
-            if i <= entry_id:
+        for entry in reversed(self.log):
+            if entry[0] <= entry_id:
                 break
-            newer.append(html)
+            newer.append(entry)
         newer.reverse()
-        return (self.log[-1][0] if newer else entry_id), newer
+        return newer
 
     @property
     def last_id(self) -> int:
