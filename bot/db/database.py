@@ -15,18 +15,12 @@ transaction uses a plain deferred ``BEGIN``. On PostgreSQL a readonly transactio
 ``READ ONLY``.
 
 Within one process, writing transactions on SQLite also take turns on an asyncio lock
-(:class:`_Writers`) before they ask SQLite for its write lock: SQLite's busy handler
-waits by sleeping in steps of up to 100 ms, so a few concurrent writers (the LMTP
-listener with several deliveries, the web chat, the outbox sender) made each other wait
-hundreds of milliseconds while the lock stood free. Another process still meets the busy
-timeout as before.
+before they ask SQLite for its write lock, and the blocks of :meth:`Database.connection`
+that wait meanwhile share one transaction and its commit (``bot/db/writers.py``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import sqlite3
-import weakref
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
@@ -34,11 +28,11 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.db import sqlite_driver
+from bot.db.writers import Writers
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 _READONLY = "assessbot_readonly"
@@ -69,42 +63,6 @@ def _on_sqlite_begin(conn: Connection) -> None:
     sqlite_driver.begin(conn, "BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
-class _Writers:
-    """Writing transactions of this process take turns (SQLite only; see the module
-    docstring). Re-entrant within a task, one lock per event loop; a wait longer than the
-    busy timeout fails as SQLite's own would ("database is locked")."""
-
-    def __init__(self) -> None:
-        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
-            weakref.WeakKeyDictionary()
-        )
-        self._owner: asyncio.Task[Any] | None = None
-
-    @asynccontextmanager
-    async def turn(self) -> AsyncIterator[None]:
-        task = asyncio.current_task()
-        if task is not None and task is self._owner:
-            yield  # a nested writing transaction of the same task
-            return
-        loop = asyncio.get_running_loop()
-        lock = self._locks.get(loop)
-        if lock is None:
-            lock = self._locks[loop] = asyncio.Lock()
-        try:
-            async with asyncio.timeout(SQLITE_BUSY_TIMEOUT_MS / 1000):
-                await lock.acquire()
-        except TimeoutError:
-            raise OperationalError(
-                "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked (by this process)")
-            ) from None
-        self._owner = task
-        try:
-            yield
-        finally:
-            self._owner = None
-            lock.release()
-
-
 class Database:
     """An async engine with sessions; see the module docstring."""
 
@@ -125,7 +83,7 @@ class Database:
             **({_READONLY: True} if self.dialect == "sqlite" else {"postgresql_readonly": True})
         )
         self._writer = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
-        self._writers = _Writers() if self.dialect == "sqlite" else None
+        self._writers = Writers(lambda: SQLITE_BUSY_TIMEOUT_MS) if self.dialect == "sqlite" else None
         self._reader = async_sessionmaker(self._readonly_engine, class_=AsyncSession, expire_on_commit=False)
 
     @property
@@ -142,8 +100,16 @@ class Database:
 
     @asynccontextmanager
     async def connection(self, *, readonly: bool = False) -> AsyncIterator[AsyncConnection]:
-        """Like :meth:`transaction`, for SQL expressions only: a connection without an ORM session."""
-        async with self._turn(readonly), (self._readonly_engine if readonly else self.engine).begin() as conn:
+        """Like :meth:`transaction`, for SQL expressions only: a connection without an ORM session.
+
+        On SQLite, a writing block may share its transaction and commit with other writing
+        blocks of this process (``bot/db/writers.py``): its work is committed when the block
+        ends, or it gets the error the commit met."""
+        if not readonly and self._writers is not None:
+            async with self._writers.block(self.engine) as conn:
+                yield conn
+            return
+        async with (self._readonly_engine if readonly else self.engine).begin() as conn:
             yield conn
 
     def _turn(self, readonly: bool) -> AbstractAsyncContextManager[None]:
@@ -162,4 +128,6 @@ class Database:
         return current, head()
 
     async def dispose(self) -> None:
+        if self._writers is not None:
+            await self._writers.settle()  # a group's commit under way ends first
         await self.engine.dispose()

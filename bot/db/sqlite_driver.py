@@ -248,6 +248,14 @@ def begin(conn: Connection, statement: str) -> None:
         conn.exec_driver_sql(statement)
 
 
+def raw_connection(fairy: Any) -> sqlite3.Connection:
+    """The sqlite3 connection under a pooled connection of this driver
+    (``await AsyncConnection.get_raw_connection()``)."""
+    dbapi_connection = fairy.dbapi_connection
+    assert isinstance(dbapi_connection, _Connection)
+    return cast(sqlite3.Connection, dbapi_connection._connection._conn)
+
+
 def async_url(url: URL) -> URL:
     """``url`` with this dialect in place of aiosqlite; any other URL as it is."""
     if url.drivername == "sqlite+aiosqlite":
