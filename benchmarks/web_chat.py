@@ -11,8 +11,11 @@ eat the server's CPU):
     up by 20 % until p99 or the achieved rate gives out twice in a row, then the gap above
     the highest rate that held halved twice), as a fraction of the stored-turn rate of
     the same core path (``bot.turn.handle_turn`` with the same turns and effects) called
-    directly, without HTTP, before and after the chat's phases (the higher of the two
-    rates counts). Goal ≥ 0.7.
+    directly, without HTTP, by 1, 16, 64 and 256 callers at once (``--direct-callers``),
+    before and after the chat's phases: the highest rate whose turns' p99 is within 100 ms
+    counts. (On SQLite, writers that wait share commits, ``bot/db/writers.py``: the core
+    path stores more turns per second with callers at once than with one, and the chat's
+    sessions are such callers.) Goal ≥ 0.7.
 (c) For scale, the same two figures for a bare aiohttp WebSocket echo server.
 
 Each session is a coordinator of its own organisation with a signed-in session, which loads
@@ -360,10 +363,12 @@ async def measure(
 
 
 async def direct_rate(
-    url: str, tmp: str, sessions: list[Session], model: Model, turns: int
-) -> tuple[float, float]:
-    """Stored turns per second through handle_turn called directly (same turns, same effects,
-    and the collector set as the service sets it: :func:`bot.app.settle_memory`)."""
+    url: str, tmp: str, sessions: list[Session], model: Model, turns: int, callers: int = 1
+) -> dict[str, float]:
+    """Stored turns per second through handle_turn called directly by ``callers`` tasks at
+    once, each taking the next planned turn when its last one is stored (same turns, same
+    effects, and the collector set as the service sets it: :func:`bot.app.settle_memory`):
+    the rate, CPU per turn and the p99 of the turns' latency."""
     thresholds = gc.get_threshold()
     await settle_memory(web.Application())
     db = Database(url)
@@ -381,17 +386,53 @@ async def direct_rate(
         certain = form["saker"] == "ja"
         item = AnswerLine(q.id, tuple(form["val"]), certain, None, format_answer(q, form["val"], certain))
         planned.append((s.response_id, Actor(s.email, coordinator=True, respondent=True), q.id, item))
+    queue = iter(planned)
+    latencies: list[float] = []
+
+    async def caller() -> None:
+        for response_id, actor, qid, item in queue:
+            sent = time.perf_counter()
+            turn = Turn(actor, "web", datetime.now(UTC), current_question=qid, items=(item,))
+            await handle_turn(db, model, response_id, turn, effects=effects)
+            latencies.append(time.perf_counter() - sent)
+
     try:
         start = time.perf_counter()
         cpu = time.process_time()
-        for response_id, actor, qid, item in planned:
-            turn = Turn(actor, "web", datetime.now(UTC), current_question=qid, items=(item,))
-            await handle_turn(db, model, response_id, turn, effects=effects)
-        return turns / (time.perf_counter() - start), (time.process_time() - cpu) * 1000 / turns
+        await asyncio.gather(*(caller() for _ in range(callers)))
+        elapsed = time.perf_counter() - start
+        latencies.sort()
+        return {
+            "rate": turns / elapsed,
+            "cpu_ms": (time.process_time() - cpu) * 1000 / turns,
+            "p99": latencies[int(len(latencies) * 0.99)] * 1000,
+            "callers": float(callers),
+        }
     finally:
         await db.dispose()
         gc.unfreeze()
         gc.set_threshold(*thresholds)
+
+
+async def core_rate(
+    url: str, tmp: str, sessions: list[Session], model: Model, args: argparse.Namespace, when: str
+) -> dict[str, float]:
+    """The core path's rate, called by one caller and by several at once (SQLite's writers
+    share commits when they wait: ``bot/db/writers.py``); the highest rate whose p99 is within
+    (b)'s 100 ms counts."""
+    best: dict[str, float] = {}
+    for callers in args.direct_callers:
+        r = await direct_rate(url, tmp, sessions, model, args.direct_turns, callers)
+        ok = r["p99"] <= 100
+        print(
+            f"core path called directly{when} (handle_turn, no HTTP), {callers:3d} caller(s): "
+            f"{r['rate']:6,.0f} stored turns/s, p99 {r['p99']:6.1f} ms, CPU {r['cpu_ms']:.2f} ms/turn"
+            f"{'' if ok else '  (p99 > 100 ms: not counted)'}",
+            flush=True,
+        )
+        if ok and r["rate"] > best.get("rate", 0.0):
+            best = r
+    return best
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -424,22 +465,12 @@ async def run_all(args: argparse.Namespace, model: Model, url: str, tmp: str, wh
     await db.dispose()
     print(f"{args.sessions} sessions, {where}", flush=True)
 
-    core, core_cpu = await direct_rate(url, tmp, sessions, model, args.direct_turns)
-    print(
-        f"core path called directly (handle_turn, no HTTP): {core:,.0f} stored turns/s, "
-        f"CPU {core_cpu:.2f} ms/turn",
-        flush=True,
-    )
-
+    core = await core_rate(url, tmp, sessions, model, args, "")
     chat_nominal, (chat_max, chat_at_max) = await measure("chat", url, tmp, sessions, model, args)
     # the direct path again, on the responses as the chat left them: the higher rate counts
-    again, again_cpu = await direct_rate(url, tmp, sessions, model, args.direct_turns)
-    print(
-        f"core path called directly, after the chat: {again:,.0f} stored turns/s, CPU {again_cpu:.2f} ms/turn",
-        flush=True,
-    )
-    if again > core:
-        core, core_cpu = again, again_cpu
+    again = await core_rate(url, tmp, sessions, model, args, ", after the chat")
+    if again.get("rate", 0.0) > core.get("rate", 0.0):
+        core = again
     echo_nominal, (echo_max, echo_at_max) = await measure("echo", url, tmp, sessions, model, args)
 
     def row(name: str, nominal: dict[str, float], best: float, at: dict[str, float]) -> str:
@@ -453,11 +484,12 @@ async def run_all(args: argparse.Namespace, model: Model, url: str, tmp: str, wh
     print(row("web chat (WebSocket)", chat_nominal, chat_max, chat_at_max))
     print(row("bare aiohttp WS echo", echo_nominal, echo_max, echo_at_max))
     print(
-        f"core path directly: {core:,.0f} turns/s; web chat max / core = {chat_max / core:.2f} (goal ≥ 0.7)"
+        f"core path directly: {core['rate']:,.0f} turns/s ({core['callers']:.0f} caller(s));"
+        f" web chat max / core = {chat_max / core['rate']:.2f} (goal ≥ 0.7)"
     )
     print(
-        f"server CPU per chat turn / core CPU per turn: {chat_nominal['cpu_ms']:.2f} / {core_cpu:.2f} ms"
-        f" = {chat_nominal['cpu_ms'] / core_cpu:.2f}"
+        f"server CPU per chat turn at (b)'s max / core CPU per turn at its best rate:"
+        f" {chat_at_max['cpu_ms']:.2f} / {core['cpu_ms']:.2f} ms = {chat_at_max['cpu_ms'] / core['cpu_ms']:.2f}"
     )
     print(f"goal (a) p99 ≤ 50 ms: {'met' if chat_nominal['p99'] <= 50 else 'NOT met'}")
 
@@ -473,6 +505,12 @@ if __name__ == "__main__":
         "--factor", type=float, default=1.2, help="offered rate grows by this per step of (b)"
     )
     parser.add_argument("--direct-turns", type=int, default=3000)
+    parser.add_argument(
+        "--direct-callers",
+        type=lambda v: [int(x) for x in v.split(",")],
+        default=[1, 16, 64, 256],
+        help="callers of the direct path at once, one run each (comma-separated)",
+    )
     parser.add_argument("--warm-up", type=float, default=5.0, help="seconds at the nominal rate before (a)")
     parser.add_argument("--refine", type=int, default=2, help="halvings of the last gap in (b)")
     parser.add_argument("--echo-start-rate", type=float, default=250.0, help="first offered rate of (c)")
