@@ -388,10 +388,14 @@ async def handle_turn(
                         _response_after(response, result), organisation, cycle, contact, inbound_id
                     )
                     # an ORM session only for effects (most chat turns have none), in this transaction
-                    session = AsyncSession(bind=conn, expire_on_commit=False)
+                    # and a savepoint of its own: a failed flush rolls back the effects' work, not
+                    # the transaction (which on SQLite other turns may share: bot/db/writers.py)
+                    session = AsyncSession(
+                        bind=conn, expire_on_commit=False, join_transaction_mode="create_savepoint"
+                    )
                     try:
                         await effects(session, ctx, turn, result)
-                        await session.flush()
+                        await session.commit()  # releases the savepoint; the turn commits later
                     finally:
                         await session.close()
             _remember_answers(db, response, result.state)  # committed: the answers as stored

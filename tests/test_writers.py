@@ -307,3 +307,39 @@ async def test_turns_that_wait_are_stored_together_each_as_if_alone(
     )
     assert after.step.state.version == len(questions) + 1
     assert set(after.step.state.answers) == set(questions)
+
+
+async def test_a_turn_whose_effects_fail_leaves_the_other_turns_of_its_group_alone(
+    sqlite_db: Database, model: Model
+) -> None:
+    """Effects write through an ORM session in the turn's transaction; when its flush fails,
+    the session rolls back its own work, not the transaction the group shares."""
+    orgs = [
+        await seed(sqlite_db, model, name=f"K{n}", orgnr=f"212000014{n}", domain=f"k{n}.se") for n in range(3)
+    ]
+
+    async def effects(session: Any, ctx: Any, turn: Turn, step: Any) -> None:
+        if ctx.organisation.name == "K1":
+            session.add(Organisation(name=None, type="kommun"))  # NOT NULL: the flush fails
+
+    qid = model.questions[0].id
+    async with _Held(sqlite_db):
+        tasks = [
+            asyncio.create_task(
+                handle_turn(
+                    sqlite_db,
+                    model,
+                    s.response_id,
+                    Turn(actor(s.coordinator), "web", datetime(2027, 3, 5, 10, tzinfo=UTC), f"{qid} a säker"),
+                    effects=effects,
+                )
+            )
+            for s in orgs
+        ]
+        await _settle()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert isinstance(results[1], sa.exc.IntegrityError), results
+    assert [r.step.state.version for r in (results[0], results[2])] == [1, 1]  # type: ignore[union-attr]
+    async with sqlite_db.transaction(readonly=True) as session:
+        versions = {r.id: r.version for r in (await session.exec(select(Response))).all()}
+    assert [versions[s.response_id] for s in orgs] == [1, 0, 1]
