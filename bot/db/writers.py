@@ -186,17 +186,14 @@ class Writers:
                     raise
             group.running = writers.running = task
         except BaseException:
-            group.blocks -= 1
-            self._pass_on(writers, group)
+            self._leave(writers, group, held=False)
             raise
         raw, shared = group.raw, group.conn
         assert raw is not None and shared is not None
         try:
             raw.execute(f"SAVEPOINT {_SAVEPOINT}")
         except BaseException:
-            group.running = writers.running = None
-            group.blocks -= 1
-            self._pass_on(writers, group)
+            self._leave(writers, group, held=True)
             raise
         try:
             yield shared
@@ -214,9 +211,7 @@ class Writers:
                 group.broken = True
                 raise
         finally:
-            group.running = writers.running = None
-            group.blocks -= 1
-            self._pass_on(writers, group)
+            self._leave(writers, group, held=True)
         await asyncio.shield(group.done)  # the block's work is committed with its group's
 
     async def settle(self) -> None:
@@ -230,6 +225,20 @@ class Writers:
         writers.groups.add(task)
         task.add_done_callback(writers.groups.discard)
 
+    @staticmethod
+    def _close(writers: _LoopWriters, group: _Group) -> None:
+        """``group`` takes no more blocks; the next block that comes begins a new one."""
+        group.closing = True
+        if writers.forming is group:
+            writers.forming = None
+
+    def _leave(self, writers: _LoopWriters, group: _Group, *, held: bool) -> None:
+        """A block of ``group`` is done: with the connection when it ``held`` it."""
+        if held:
+            group.running = writers.running = None
+        group.blocks -= 1
+        self._pass_on(writers, group)
+
     def _pass_on(self, writers: _LoopWriters, group: _Group) -> None:
         """The connection goes to the group's next waiting block; with none left, the group
         commits."""
@@ -242,9 +251,7 @@ class Writers:
                 turn.set_result(None)
                 return
         if group.blocks == 0 and not group.closing:
-            group.closing = True
-            if writers.forming is group:
-                writers.forming = None
+            self._close(writers, group)
             self._start(writers, self._commit(writers, group))
 
     async def _open(self, writers: _LoopWriters, group: _Group, engine: AsyncEngine) -> None:
@@ -252,9 +259,7 @@ class Writers:
         try:
             await self._acquire(writers)
         except BaseException as error:
-            group.closing = True
-            if writers.forming is group:
-                writers.forming = None
+            self._close(writers, group)
             group.ready.set_exception(error)
             return
         try:
@@ -267,9 +272,7 @@ class Writers:
                 await conn.close()
                 raise
         except BaseException as error:
-            group.closing = True
-            if writers.forming is group:
-                writers.forming = None
+            self._close(writers, group)
             writers.lock.release()
             group.ready.set_exception(error)
             return
