@@ -5,6 +5,7 @@ it raises, and an error of the shared commit reaches every block of the group.""
 from __future__ import annotations
 
 import asyncio
+import random
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -343,3 +344,60 @@ async def test_a_turn_whose_effects_fail_leaves_the_other_turns_of_its_group_alo
     async with sqlite_db.transaction(readonly=True) as session:
         versions = {r.id: r.version for r in (await session.exec(select(Response))).all()}
     assert [versions[s.response_id] for s in orgs] == [1, 0, 1]
+
+
+@pytest.mark.asyncio(loop_factories=["asyncio", "uvloop"])
+async def test_random_writers_store_exactly_what_they_were_told_was_stored(sqlite_db: Database) -> None:
+    """Blocks and exclusive transactions at random: some suspend, some raise, some are
+    cancelled at a random moment. Every write that returned is stored, none that raised is;
+    one cancelled may be either (cancelled while its commit ran: as with a transaction of its
+    own). No writer is left waiting, and the lock is free at the end."""
+    rng = random.Random(5)
+    stored: set[str] = set()
+    cancelled: set[str] = set()
+
+    async def writer(name: str, kind: str, pause: int, fail: bool) -> None:
+        if kind == "block":
+            async with sqlite_db.connection() as conn:
+                await _insert(conn, name)
+                for _ in range(pause):
+                    await asyncio.sleep(0)
+                if fail:
+                    raise ValueError(name)
+        else:
+            async with sqlite_db.transaction() as session:
+                session.add(Organisation(name=name, type="kommun"))
+                await session.flush()
+                for _ in range(pause):
+                    await asyncio.sleep(0)
+                if fail:
+                    raise ValueError(name)
+        stored.add(name)
+
+    for round_ in range(8):
+        tasks = []
+        for n in range(30):
+            kind = "block" if rng.random() < 0.8 else "transaction"
+            tasks.append(
+                asyncio.create_task(
+                    writer(f"R{round_}-{n}", kind, rng.choice([0, 0, 1, 3]), rng.random() < 0.15)
+                )
+            )
+            if rng.random() < 0.3:
+                await asyncio.sleep(0)
+        for _ in range(rng.randrange(6)):
+            await asyncio.sleep(0)
+        for task in rng.sample(tasks, 4):
+            task.cancel()
+        async with asyncio.timeout(10):
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+        for n, result in enumerate(results):
+            if isinstance(result, asyncio.CancelledError):
+                cancelled.add(f"R{round_}-{n}")
+            elif result is not None:
+                assert isinstance(result, ValueError), result
+    names = set(await _names(sqlite_db))
+    assert stored <= names and names - stored <= cancelled
+    assert len(stored) > 100 and len(cancelled) >= 16
+    async with asyncio.timeout(1), sqlite_db.connection() as conn:  # nobody holds the lock
+        await _insert(conn, "last")
