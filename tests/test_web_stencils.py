@@ -3,6 +3,7 @@ the index memo keeps the answered count."""
 
 from __future__ import annotations
 
+import gc
 import random
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -110,3 +111,30 @@ def test_replies_are_cached_by_what_they_show(tmp_path: Path, model: Model) -> N
     assert len(parts.replies._items) == 3 + 1 + 3
     assert html(recorded(AnswerRecord(("a", "b"), True, by="Dag"))).count("från Dag") == 1
     assert len(parts.replies._items) == 7  # the same entry as Bo's, filled in with Dag
+
+
+def test_rendering_replies_leaves_no_cyclic_garbage(tmp_path: Path, model: Model) -> None:
+    """A reply rendered afresh (a cache miss) is freed as soon as it is done: no reference cycles
+    for the collector to find. (The chat renders replies under load; cyclic garbage fills the
+    collector's youngest generation and makes its pauses longer.)"""
+    parts = create_app(web_settings(tmp_path), workers=False)[PARTS]
+
+    def helpers() -> dict[str, Any]:
+        return {"model": model, "section_title": str}
+
+    replies_html(parts, "sv", [AskQuestion("1.1", "ledning")], helpers)  # the templates are loaded
+    gc.collect()
+    gc.disable()
+    try:
+        for q in model.questions[:10]:
+            html = replies_html(
+                parts,
+                "sv",
+                [Recorded(q.id, (q.options[0].id,), True, True, None, "", None), AskQuestion(q.id, "x")],
+                helpers,
+            )
+            assert f"<strong>{q.id}</strong> {q.text.get('sv')}" in html.replace("&#39;", "'")
+        assert len(parts.replies._items) == 1 + 2 * 10  # every one of them rendered afresh
+        assert gc.collect() == 0
+    finally:
+        gc.enable()

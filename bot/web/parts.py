@@ -23,6 +23,7 @@ of going stale).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import operator
 import re
 from collections.abc import Callable, Sequence
@@ -394,6 +395,13 @@ _GROUPS: dict[type, str] = {
 }
 
 
+def _qtext(model: Model, lang: str, qid: str) -> Markup:
+    """A question as the replies name it: its number in bold, then its text."""
+    q = model.question(qid) or model.validation_question(qid)
+    head = Markup("<strong>%s</strong>") % qid
+    return head + " " + q.text.get(lang) if q is not None else head
+
+
 def replies_html(
     parts: Parts, lang: str, replies: Sequence[Reply], helpers: Callable[[], dict[str, Any]]
 ) -> str:
@@ -421,7 +429,7 @@ def replies_html(
         def render(r: Reply = r, group: str = group, previous: _Previous | None = previous) -> str:
             nonlocal context
             if context is None:
-                context = {**helpers(), "lang": lang}
+                context = {**helpers(), "lang": lang, "qtext": functools.partial(_qtext, parts.model, lang)}
             if previous is not None:
                 r = dataclasses.replace(r, previous=previous)  # type: ignore[arg-type]
             return parts.render("_reply.html.j2", {**context, "r": r, "group": group})
