@@ -7,6 +7,10 @@ end. When the server cannot be reached the PostgreSQL half of the tests fails: i
 skipped, because CI guarantees the server. Deselect it on a machine without PostgreSQL
 with ``-m "not postgresql"``.
 
+``migrated`` (a migrated SQLite file of the test's own), ``sqlite_db`` (a Database on it)
+and ``handovers`` (the calls aiosqlite hands to a connection's thread, counted by name) serve
+the tests of the SQLite driver and of its writers.
+
 Every test starts with empty tables. ``cli`` runs the real ``assessbot`` command in a
 subprocess against the test's database, in a scratch working directory, with no other
 ``ASSESSBOT_`` variables.
@@ -19,9 +23,12 @@ import os
 import secrets
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import aiosqlite
 import asyncpg
 import pytest
 from sqlalchemy import text
@@ -75,6 +82,35 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite') / 'assessbot.db'}"
     migrate.upgrade(url)
     return url
+
+
+@pytest.fixture
+def migrated(tmp_path: Path) -> str:
+    """A migrated SQLite database file of the test's own (sync: migrating runs its own event loop)."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'd.db'}"
+    migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture
+async def sqlite_db(migrated: str) -> AsyncIterator[Database]:
+    db = Database(migrated)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+def handovers(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Every call aiosqlite hands to a connection's thread, by the function's name."""
+    counted: Counter[str] = Counter()
+    original = aiosqlite.Connection._execute
+
+    async def counting(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        counted[getattr(fn, "__name__", "?")] += 1
+        return await original(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counting)
+    return counted
 
 
 async def empty_tables(db: Database) -> None:

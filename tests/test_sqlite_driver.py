@@ -6,48 +6,16 @@ import asyncio
 import sqlite3
 import threading
 from collections import Counter
-from pathlib import Path
-from typing import Any
 
-import aiosqlite
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import select
 
-from bot.db import migrate, sqlite_driver
+from bot.db import sqlite_driver
 from bot.db.database import SQLITE_BUSY_TIMEOUT_MS, Database
 from bot.db.sqlite_driver import DRIVER
 from bot.db.tables import Contact, Organisation
-
-
-@pytest.fixture
-def migrated(tmp_path: Path) -> str:
-    """A migrated database file (sync: migrating runs its own event loop)."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'd.db'}"
-    migrate.upgrade(url)
-    return url
-
-
-@pytest.fixture
-async def sqlite_db(migrated: str) -> Any:
-    db = Database(migrated)
-    yield db
-    await db.dispose()
-
-
-@pytest.fixture
-def handovers(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
-    """Every call aiosqlite hands to a connection's thread, by the function's name."""
-    counted: Counter[str] = Counter()
-    original = aiosqlite.Connection._execute
-
-    async def counting(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        counted[getattr(fn, "__name__", "?")] += 1
-        return await original(self, fn, *args, **kwargs)
-
-    monkeypatch.setattr(aiosqlite.Connection, "_execute", counting)
-    return counted
 
 
 async def test_aiosqlite_urls_use_the_driver(sqlite_db: Database) -> None:

@@ -1,4 +1,4 @@
-"""Writing blocks on SQLite share commits when they wait (bot/db/writers.py), and each keeps
+"""Writing blocks on SQLite share handovers when they wait (bot/db/writers.py), and each keeps
 the meaning of a transaction of its own: its work is committed when it ends, rolled back when
 it raises, and an error of the shared commit reaches every block of the group."""
 
@@ -7,9 +7,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import aiosqlite
@@ -18,36 +16,13 @@ import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
-from bot.db import migrate, writers
+from bot.db import writers
 from bot.db.database import Database
 from bot.db.tables import AnswerRevision, Organisation, Response, table_of
 from bot.turn import ResponseNotFound, handle_turn, load_state
 from conversations.questionnaire import Model
 from conversations.state import Turn
 from tests.seed import actor, seed
-
-
-@pytest.fixture
-async def sqlite_db(tmp_path: Path) -> AsyncIterator[Database]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'w.db'}"
-    await asyncio.to_thread(migrate.upgrade, url)
-    db = Database(url)
-    yield db
-    await db.dispose()
-
-
-@pytest.fixture
-def commits(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
-    """The calls aiosqlite hands to a connection's thread, by the function's name."""
-    counted: Counter[str] = Counter()
-    original = aiosqlite.Connection._execute
-
-    async def counting(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        counted[getattr(fn, "__name__", "?")] += 1
-        return await original(self, fn, *args, **kwargs)
-
-    monkeypatch.setattr(aiosqlite.Connection, "_execute", counting)
-    return counted
 
 
 async def _names(db: Database) -> list[str]:
@@ -92,7 +67,7 @@ async def _settle() -> None:
 
 @pytest.mark.asyncio(loop_factories=["asyncio", "uvloop"])
 async def test_blocks_that_wait_share_one_commit_and_run_one_after_another(
-    sqlite_db: Database, commits: Counter[str]
+    sqlite_db: Database, handovers: Counter[str]
 ) -> None:
     inside: list[str] = []
     overlaps = 0
@@ -113,19 +88,19 @@ async def test_blocks_that_wait_share_one_commit_and_run_one_after_another(
         tasks = [asyncio.create_task(block(f"K{n}")) for n in range(5)]
         await _settle()
         assert not seen  # waiting for the lock
-        commits.clear()
+        handovers.clear()
     await asyncio.gather(*tasks)
     assert overlaps == 0
-    assert commits["commit"] == 1  # five blocks, one COMMIT
+    assert handovers["commit"] == 1  # five blocks, one COMMIT
     assert await _names(sqlite_db) == [f"K{n}" for n in range(5)]
     # each block saw its own row and those of the blocks before it in the group
     assert sorted(len(v) for v in seen.values()) == [1, 2, 3, 4, 5]
     assert all(name in names for name, names in seen.items())
     # alone again: a block is a transaction of its own
-    commits.clear()
+    handovers.clear()
     async with sqlite_db.connection() as conn:
         await _insert(conn, "L")
-    assert commits["commit"] == 1 and "L" in await _names(sqlite_db)
+    assert handovers["commit"] == 1 and "L" in await _names(sqlite_db)
 
 
 async def test_a_block_that_raises_loses_only_its_own_work(sqlite_db: Database) -> None:
@@ -193,12 +168,12 @@ async def test_an_error_of_the_shared_commit_reaches_every_block(
     results = await asyncio.gather(*tasks, return_exceptions=True)
     assert all(isinstance(r, OperationalError) and "disk I/O" in str(r) for r in results), results
     assert await _names(sqlite_db) == []
-    await block("L")  # the next group commits
+    await block("L")  # the next group handovers
     assert await _names(sqlite_db) == ["L"]
 
 
 async def test_a_group_takes_at_most_its_limit(
-    sqlite_db: Database, commits: Counter[str], monkeypatch: pytest.MonkeyPatch
+    sqlite_db: Database, handovers: Counter[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(writers, "GROUP_LIMIT", 2)
 
@@ -209,9 +184,9 @@ async def test_a_group_takes_at_most_its_limit(
     async with _Held(sqlite_db):
         tasks = [asyncio.create_task(block(f"K{n}")) for n in range(5)]
         await _settle()
-        commits.clear()
+        handovers.clear()
     await asyncio.gather(*tasks)
-    assert commits["commit"] == 3  # 2 + 2 + 1
+    assert handovers["commit"] == 3  # 2 + 2 + 1
     assert await _names(sqlite_db) == [f"K{n}" for n in range(5)]
 
 
@@ -263,7 +238,7 @@ async def test_a_group_that_cannot_get_the_lock_fails_as_sqlite_would(
 
 @pytest.mark.asyncio(loop_factories=["asyncio", "uvloop"])
 async def test_turns_that_wait_are_stored_together_each_as_if_alone(
-    sqlite_db: Database, model: Model, commits: Counter[str]
+    sqlite_db: Database, model: Model, handovers: Counter[str]
 ) -> None:
     """The core path's turns in one group: two organisations' responses, turns on the same
     response one after another in the shared transaction (each sees the one before, no
@@ -283,11 +258,11 @@ async def test_turns_that_wait_are_stored_together_each_as_if_alone(
         tasks = [asyncio.create_task(handle_turn(sqlite_db, model, rid, turn)) for rid, turn in turns]
         missing = asyncio.create_task(handle_turn(sqlite_db, model, 999_999, turns[0][1]))
         await _settle()
-        commits.clear()
+        handovers.clear()
     outcomes = await asyncio.gather(*tasks)
     with pytest.raises(ResponseNotFound):
         await missing
-    assert commits["commit"] == 1
+    assert handovers["commit"] == 1
     assert [o.attempts for o in outcomes] == [1] * len(turns)
     for s in (one, two):
         async with sqlite_db.transaction(readonly=True) as session:

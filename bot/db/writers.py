@@ -45,12 +45,6 @@ _SAVEPOINT = "assessbot_block"
 _PASSING: Any = object()  # a group's connection on its way to the next block
 
 
-def _locked() -> OperationalError:
-    return OperationalError(
-        "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked (by this process)")
-    )
-
-
 def _consume(future: asyncio.Future[Any]) -> None:
     """A done callback: a group's outcome nobody awaited is not reported as never retrieved."""
     if not future.cancelled():
@@ -124,7 +118,9 @@ class Writers:
             async with asyncio.timeout(self._busy_timeout_ms() / 1000):
                 await writers.lock.acquire()
         except TimeoutError:
-            raise _locked() from None
+            raise OperationalError(
+                "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked (by this process)")
+            ) from None
 
     @asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:
