@@ -11,12 +11,27 @@ eat the server's CPU):
     up by 20 % until p99 or the achieved rate gives out twice in a row, then the gap above
     the highest rate that held halved twice), as a fraction of the stored-turn rate of
     the same core path (``bot.turn.handle_turn`` with the same turns and effects) called
-    directly, without HTTP, by 1, 16, 64 and 256 callers at once (``--direct-callers``),
-    before and after the chat's phases: the highest rate whose turns' p99 is within 100 ms
-    counts. (On SQLite, writers that wait share commits, ``bot/db/writers.py``: the core
-    path stores more turns per second with callers at once than with one, and the chat's
-    sessions are such callers.) Goal ≥ 0.7.
+    directly, without HTTP, by several callers at once: the highest rate whose turns' p99
+    is within 100 ms counts. (On SQLite, writers that wait share commits,
+    ``bot/db/writers.py``: the core path stores more turns per second with callers at once
+    than with one, and the chat's sessions are such callers.) Goal ≥ 0.7.
+
+    The core path is measured by 1, 16, 64 and 256 callers (``--direct-callers``) before
+    and after the chat's phases, for the record; the fraction is taken against the core
+    path measured *around* the chat's step: by 16 and 64 callers (``--paired-callers``)
+    right before and right after each step of (b) from half the core's first rate up, the
+    highest of those rates against the step. A rate measured minutes earlier is no
+    measure of the machine during the step: a shared machine's speed drifts, and each
+    measurement of the core prints the time of a fixed piece of pure Python beside it
+    (:func:`machine_time`) to show how much. The direct path answers as many responses as
+    the chat, of their own: answers it gave to the chat's responses would put every open
+    chat page behind the database.
 (c) For scale, the same two figures for a bare aiohttp WebSocket echo server.
+(d) And for the chat's turn without its page (``/bare/N/ws``, :func:`bare_turns`): the same
+    form and ``handle_turn`` over the same sockets, answered without HTML; its (b) is
+    measured from half the chat's max up, around steps like the chat's. Between the chat and
+    this lies what the chat's page (transcript, rendering, live view) costs; between this
+    and the core path, what serving turns over sockets, one event loop's open loop, costs.
 
 Each session is a coordinator of its own organisation with a signed-in session, which loads
 its chat page and then opens the page's WebSocket, as a browser does; a turn is the chat
@@ -47,6 +62,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -87,6 +103,7 @@ class Session:
 
 
 async def seed(db: Database, model: Model, n: int) -> list[Session]:
+    """``n`` organisations, each with a coordinator signed in and a response to the cycle."""
     sessions = []
     at = datetime.now(UTC)
     async with db.transaction() as s:
@@ -157,6 +174,37 @@ def serve_chat(port: int, url: str, tmp: str) -> None:
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None, loop=new_event_loop())
 
 
+def serve_bare(port: int, url: str, tmp: str) -> None:
+    """The service with one more WebSocket, ``/bare/N/ws``: the chat's turn without its page."""
+    from bot.app import create_app, settle_memory
+
+    app = create_app(settings_for(tmp, url), workers=False)
+    app.on_startup.append(settle_memory)
+    app.router.add_get("/bare/{rid}/ws", bare_turns)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None, loop=new_event_loop())
+
+
+async def bare_turns(request: web.Request) -> web.WebSocketResponse:
+    """The chat's turn and nothing of its page: the signed-in user's form read as the chat reads
+    it, stored by the same ``handle_turn``, answered by a frame without HTML (no transcript,
+    no rendering, no live updates): what the chat costs when its web layer does the least."""
+    from bot.keys import DB, EFFECTS, MODEL
+    from bot.web.chat import access, form_turn
+
+    user, loaded = await access(request)
+    ws = web.WebSocketResponse(max_msg_size=64 * 1024, compress=False)
+    await ws.prepare(request)
+    model, db, effects = request.app[MODEL], request.app[DB], request.app[EFFECTS]
+    actor, rid = user.actor(), loaded.response.id or 0
+    async for msg in ws:
+        if msg.type == aiohttp.WSMsgType.TEXT:
+            items, text, qid, _ = form_turn(model, json.loads(msg.data)["form"], "sv")
+            turn = Turn(actor, "web", datetime.now(UTC), text=text, current_question=qid, items=items)
+            await handle_turn(db, model, rid, turn, effects=effects, contact=user.contact)
+            await ws.send_str('{"type": "update", "focus": "question"}')
+    return ws
+
+
 def serve_echo(port: int) -> None:
     async def echo(request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
@@ -176,6 +224,16 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_time() -> float:
+    """Milliseconds a fixed piece of pure Python takes now: the machine's speed at the moment,
+    printed beside every measurement of the core path (a shared machine's drifts)."""
+    start = time.perf_counter()
+    total = 0
+    for i in range(1_000_000):
+        total += i
+    return (time.perf_counter() - start) * 1000
 
 
 def free_port() -> int:
@@ -213,10 +271,10 @@ class Client:
     done: int = 0
 
 
-async def connect(http: aiohttp.ClientSession, port: int, s: Session, *, page: bool) -> Client:
-    """A session's open socket; with ``page``, after loading the chat page first, as a browser
+async def connect(http: aiohttp.ClientSession, port: int, s: Session, kind: str) -> Client:
+    """A session's open socket; for the chat, after loading the chat page first, as a browser
     does (the page gives the socket's address and starts the session's transcript)."""
-    if page:
+    if kind == "chat":
         async with http.get(
             f"http://127.0.0.1:{port}/svar/{s.response_id}", headers={"Cookie": f"assessbot={s.cookie}"}
         ) as r:
@@ -224,7 +282,7 @@ async def connect(http: aiohttp.ClientSession, port: int, s: Session, *, page: b
                 raise RuntimeError(f"the chat page answered {r.status}")
             await r.read()
     ws = await http.ws_connect(
-        f"http://127.0.0.1:{port}/svar/{s.response_id}/ws?csrf={s.csrf}",
+        f"http://127.0.0.1:{port}/{'bare' if kind == 'bare' else 'svar'}/{s.response_id}/ws?csrf={s.csrf}",
         headers={"Cookie": f"assessbot={s.cookie}"},
         max_msg_size=0,
     )
@@ -308,13 +366,24 @@ async def _run_load(
 
 
 async def measure(
-    kind: str, url: str, tmp: str, sessions: list[Session], model: Model, args: argparse.Namespace
+    kind: str,
+    url: str,
+    tmp: str,
+    sessions: list[Session],
+    model: Model,
+    args: argparse.Namespace,
+    around: Callable[[], Awaitable[dict[str, float]]] | None = None,
+    around_from: float = 0.0,
+    start: float | None = None,
 ) -> tuple[dict[str, float], tuple[float, dict[str, float]]]:
+    """(a)'s figures, and (b)'s: the highest rate that held and its figures. With ``around``,
+    each step of (b) from ``around_from`` turns/s up is measured between two runs of the
+    core path, ``around()``; the higher of the two is the step's ``core``."""
     proc, port = await start_server(kind, url, tmp)
     try:
         connector = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(connector=connector) as http:
-            clients = [await connect(http, port, s, page=kind == "chat") for s in sessions]
+            clients = [await connect(http, port, s, kind) for s in sessions]
             # reconnect the receivers for every phase: each run_load starts its own
             # warm-up at the nominal rate (not measured): every session has answered before
             await run_load(clients, model, len(sessions) / 2, args.warm_up, 0, proc.pid)
@@ -324,6 +393,8 @@ async def measure(
             async def step(rate: float) -> bool:
                 nonlocal best
                 for attempt in (1, 2):  # a step that fails is tried once more: the machine is shared
+                    paired = around is not None and rate >= around_from
+                    before = await around() if around is not None and paired else {}
                     r = await run_load(clients, model, rate, args.step_seconds, int(rate) + attempt, proc.pid)
                     ok = r["p99"] <= 100 and r["lost"] == 0 and r["rate"] >= 0.8 * rate
                     print(
@@ -332,6 +403,17 @@ async def measure(
                         flush=True,
                     )
                     if ok:
+                        if around is not None and paired:  # (a step that failed needs no core figure)
+                            after = await around()
+                            core = max(before, after, key=lambda c: c.get("rate", 0.0))
+                            r = {**r, **{f"core_{k}": v for k, v in core.items()}}
+                            print(
+                                f"  {kind}: {r['rate']:6.0f}/s against the core path around it "
+                                f"({core.get('rate', 0.0):,.0f}/s) = {r['rate'] / core['rate']:.2f}"
+                                if core
+                                else f"  {kind}: no core figure around this step (p99 > 100 ms)",
+                                flush=True,
+                            )
                         if r["rate"] > best[0]:
                             best = (r["rate"], r)
                         return True
@@ -339,8 +421,8 @@ async def measure(
 
             # geometric steps up to two failures in a row, then halve the gap between the highest
             # rate that held and the first one above it that did not (the steps alone are 20 % apart)
-            rate = args.start_rate if kind == "chat" else args.echo_start_rate
-            factor = args.factor if kind == "chat" else args.echo_factor
+            rate = start or (args.echo_start_rate if kind == "echo" else args.start_rate)
+            factor = args.echo_factor if kind == "echo" else args.factor
             held, failed, failures = 0.0, 0.0, 0
             while rate <= args.max_rate and failures < 2:
                 if await step(rate):
@@ -415,19 +497,26 @@ async def direct_rate(
 
 
 async def core_rate(
-    url: str, tmp: str, sessions: list[Session], model: Model, args: argparse.Namespace, when: str
+    url: str,
+    tmp: str,
+    sessions: list[Session],
+    model: Model,
+    args: argparse.Namespace,
+    when: str,
+    callers_list: list[int] | None = None,
 ) -> dict[str, float]:
     """The core path's rate, called by one caller and by several at once (SQLite's writers
     share commits when they wait: ``bot/db/writers.py``); the highest rate whose p99 is within
     (b)'s 100 ms counts."""
     best: dict[str, float] = {}
-    for callers in args.direct_callers:
+    for callers in callers_list or args.direct_callers:
+        speed = machine_time()
         r = await direct_rate(url, tmp, sessions, model, args.direct_turns, callers)
         ok = r["p99"] <= 100
         print(
             f"core path called directly{when} (handle_turn, no HTTP), {callers:3d} caller(s): "
             f"{r['rate']:6,.0f} stored turns/s, p99 {r['p99']:6.1f} ms, CPU {r['cpu_ms']:.2f} ms/turn"
-            f"{'' if ok else '  (p99 > 100 ms: not counted)'}",
+            f" [machine: {speed:.0f} ms]{'' if ok else '  (p99 > 100 ms: not counted)'}",
             flush=True,
         )
         if ok and r["rate"] > best.get("rate", 0.0):
@@ -461,16 +550,31 @@ async def main(args: argparse.Namespace) -> None:
 async def run_all(args: argparse.Namespace, model: Model, url: str, tmp: str, where: str) -> None:
     await asyncio.to_thread(migrate.upgrade, url)
     db = Database(url)
-    sessions = await seed(db, model, args.sessions)
+    # the direct path answers responses of its own: were they the chat's, every open chat page
+    # would be behind the database after a run of the direct path around a step of (b), and
+    # its next turn would first catch up on the answers the direct path gave
+    everyone = await seed(db, model, 2 * args.sessions)
+    sessions, direct = everyone[: args.sessions], everyone[args.sessions :]
     await db.dispose()
     print(f"{args.sessions} sessions, {where}", flush=True)
 
-    core = await core_rate(url, tmp, sessions, model, args, "")
-    chat_nominal, (chat_max, chat_at_max) = await measure("chat", url, tmp, sessions, model, args)
+    core = await core_rate(url, tmp, direct, model, args, "")
+
+    async def around() -> dict[str, float]:
+        return await core_rate(url, tmp, direct, model, args, "    around", args.paired_callers)
+
+    chat_nominal, (chat_max, chat_at_max) = await measure(
+        "chat", url, tmp, sessions, model, args, around, 0.5 * core.get("rate", 0.0)
+    )
     # the direct path again, on the responses as the chat left them: the higher rate counts
-    again = await core_rate(url, tmp, sessions, model, args, ", after the chat")
+    again = await core_rate(url, tmp, direct, model, args, ", after the chat")
     if again.get("rate", 0.0) > core.get("rate", 0.0):
         core = again
+    # (d) the chat's turn without its page, from half the chat's max up: what the web layer's
+    # rendering and bookkeeping cost, against what serving turns over sockets costs at all
+    bare_nominal, (bare_max, bare_at_max) = await measure(
+        "bare", url, tmp, sessions, model, args, around, 0.5 * core.get("rate", 0.0), start=0.5 * chat_max
+    )
     echo_nominal, (echo_max, echo_at_max) = await measure("echo", url, tmp, sessions, model, args)
 
     def row(name: str, nominal: dict[str, float], best: float, at: dict[str, float]) -> str:
@@ -482,15 +586,35 @@ async def run_all(args: argparse.Namespace, model: Model, url: str, tmp: str, wh
 
     print()
     print(row("web chat (WebSocket)", chat_nominal, chat_max, chat_at_max))
+    print(row("chat's turn, no page", bare_nominal, bare_max, bare_at_max))
     print(row("bare aiohttp WS echo", echo_nominal, echo_max, echo_at_max))
     print(
-        f"core path directly: {core['rate']:,.0f} turns/s ({core['callers']:.0f} caller(s));"
-        f" web chat max / core = {chat_max / core['rate']:.2f} (goal ≥ 0.7)"
+        f"core path directly, best before or after the chat: {core['rate']:,.0f} turns/s"
+        f" ({core['callers']:.0f} caller(s)); web chat max / that = {chat_max / core['rate']:.2f}"
+        " (for the record: measured minutes away from the chat's step)"
     )
-    print(
-        f"server CPU per chat turn at (b)'s max / core CPU per turn at its best rate:"
-        f" {chat_at_max['cpu_ms']:.2f} / {core['cpu_ms']:.2f} ms = {chat_at_max['cpu_ms'] / core['cpu_ms']:.2f}"
-    )
+    paired = chat_at_max.get("core_rate")
+    if paired:
+        print(
+            f"core path directly, around the chat's best step: {paired:,.0f} turns/s"
+            f" ({chat_at_max['core_callers']:.0f} caller(s)); web chat max / core = {chat_max / paired:.2f}"
+            " (goal ≥ 0.7)"
+        )
+        print(
+            f"server CPU per chat turn at (b)'s max / core CPU per turn around it:"
+            f" {chat_at_max['cpu_ms']:.2f} / {chat_at_max['core_cpu_ms']:.2f} ms"
+            f" = {chat_at_max['cpu_ms'] / chat_at_max['core_cpu_ms']:.2f}"
+        )
+    else:
+        print(
+            f"no core figure around the chat's best step: web chat max / core = {chat_max / core['rate']:.2f}"
+        )
+    if bare_at_max.get("core_rate"):
+        print(
+            f"(d) the chat's turn without its page: {bare_max:,.0f} turns/s against the core path around it"
+            f" ({bare_at_max['core_rate']:,.0f}/s) = {bare_max / bare_at_max['core_rate']:.2f};"
+            f" server CPU {bare_at_max['cpu_ms']:.2f} ms/turn"
+        )
     print(f"goal (a) p99 ≤ 50 ms: {'met' if chat_nominal['p99'] <= 50 else 'NOT met'}")
 
 
@@ -511,6 +635,12 @@ if __name__ == "__main__":
         default=[1, 16, 64, 256],
         help="callers of the direct path at once, one run each (comma-separated)",
     )
+    parser.add_argument(
+        "--paired-callers",
+        type=lambda v: [int(x) for x in v.split(",")],
+        default=[16, 64],
+        help="callers of the direct path at once around each step of (b) (comma-separated)",
+    )
     parser.add_argument("--warm-up", type=float, default=5.0, help="seconds at the nominal rate before (a)")
     parser.add_argument("--refine", type=int, default=2, help="halvings of the last gap in (b)")
     parser.add_argument("--echo-start-rate", type=float, default=250.0, help="first offered rate of (c)")
@@ -520,13 +650,15 @@ if __name__ == "__main__":
         metavar="DSN",
         help="run on PostgreSQL instead, e.g. postgresql://postgres@127.0.0.1:5432/test",
     )
-    parser.add_argument("--serve", choices=["chat", "echo"], help=argparse.SUPPRESS)
+    parser.add_argument("--serve", choices=["chat", "bare", "echo"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--tmp", help=argparse.SUPPRESS)
     ns = parser.parse_args()
     if ns.serve == "chat":
         serve_chat(ns.port, ns.db, ns.tmp)
+    elif ns.serve == "bare":
+        serve_bare(ns.port, ns.db, ns.tmp)
     elif ns.serve == "echo":
         serve_echo(ns.port)
     else:
