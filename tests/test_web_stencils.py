@@ -1,5 +1,5 @@
 """The chat's part caches (bot/web/parts.py): stencils fill their holes, caches stay bounded,
-the index memo keeps the answered count."""
+the index memo keeps the answered count and renders what a fresh page renders."""
 
 from __future__ import annotations
 
@@ -56,6 +56,19 @@ def test_a_cache_renders_once_per_key_and_drops_its_oldest_when_full() -> None:
     assert len(cache._items) == 3
 
 
+def _random_turn(model: Model, rng: random.Random, who: Actor, qid: str) -> Turn:
+    """A chat turn on ``qid``: a skip, a key figure, or one of its options, at random."""
+    q = model.question(qid)
+    if rng.random() < 0.2:
+        item: Any = SkipLine(qid, f"{qid} hoppa över")
+    elif q is None:
+        item = ValidationLine(qid, str(rng.randint(1, 99)), qid)
+    else:
+        letters = (rng.choice([o.id for o in q.options if not o.exclusive]),)
+        item = AnswerLine(qid, letters, True, None, format_answer(q, letters, True))
+    return Turn(who, "web", datetime.now(UTC), current_question=qid, items=(item,))
+
+
 def test_the_index_memo_counts_answers_as_progress_does(tmp_path: Path, model: Model) -> None:
     """The count the status and progress parts show is kept up to date as the index compares
     the answers, across answers, changes, skips, key figures and a fresh memo."""
@@ -68,23 +81,32 @@ def test_the_index_memo_counts_answers_as_progress_does(tmp_path: Path, model: M
     who = Actor("anna@exempelby.se", coordinator=True, respondent=True)
     for n in range(300):
         qid = rng.choice(grounding + figures)
-        q = model.question(qid)
-        if rng.random() < 0.2:
-            item: Any = SkipLine(qid, f"{qid} hoppa över")
-        elif q is None:
-            item = ValidationLine(qid, str(rng.randint(1, 99)), qid)
-        else:
-            letters = (rng.choice([o.id for o in q.options if not o.exclusive]),)
-            item = AnswerLine(qid, letters, True, None, format_answer(q, letters, True))
-        state = step(
-            model, state, Turn(who, "web", datetime.now(UTC), current_question=qid, items=(item,))
-        ).state
+        state = step(model, state, _random_turn(model, rng, who, qid)).state
         if n % 50 == 49:
             memo = IndexMemo()  # a page opened afresh counts from scratch
         shown = parts_shown(parts, viewer, state, date(2027, 10, 31), view.next_open(model, state), "", memo)
         expected = Progress(model, state.answers).answered_count()
         assert memo.answered == expected
         assert f"{expected}/{len(model.questions)}" in shown.progress
+
+
+def test_the_index_memo_renders_what_a_page_opened_afresh_renders(tmp_path: Path, model: Model) -> None:
+    """The lines and sections a page keeps from turn to turn are those a fresh page gets, as
+    answers come, change and are skipped, and as the question on screen moves (or there is
+    none)."""
+    parts = create_app(web_settings(tmp_path), workers=False)[PARTS]
+    rng = random.Random(11)
+    viewer = Viewer("sv", 1, "t0k", True, True, "")
+    state, memo = ConversationState(), IndexMemo()
+    who = Actor("anna@exempelby.se", coordinator=True, respondent=True)
+    questions = list(parts.index_questions)
+    for _ in range(200):
+        state = step(model, state, _random_turn(model, rng, who, rng.choice(questions))).state
+        on_screen = rng.choice([None, view.next_open(model, state), rng.choice(questions)])
+        kept = parts_shown(parts, viewer, state, date(2027, 10, 31), on_screen, "", memo)
+        fresh = parts_shown(parts, viewer, state, date(2027, 10, 31), on_screen, "", IndexMemo())
+        assert kept.sections == fresh.sections
+    assert len(state.answers) > 30 and "q-answered" in "".join(kept.sections)
 
 
 def test_replies_are_cached_by_what_they_show(tmp_path: Path, model: Model) -> None:

@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import operator
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -113,6 +114,11 @@ class Parts:
         self.index_questions = tuple(q for section in model.sections for q in section.questions)  # in order
         # which of them are level-grounding questions (counted as answered), in the same order
         self.grounding = tuple(model.question(q) is not None for q in self.index_questions)
+        # the section of each, in the same order; where each section's questions start and end
+        self.section_at = tuple(i for i, section in enumerate(model.sections) for _ in section.questions)
+        ends = tuple(itertools.accumulate(len(section.questions) for section in model.sections))
+        self.spans = tuple(zip((0, *ends[:-1]), ends, strict=True))
+        self.position = {q: i for i, q in enumerate(self.index_questions)}
 
     def render(self, name: str, context: dict[str, Any]) -> str:
         return self.env.get_template(name).render(context)
@@ -164,12 +170,13 @@ class Viewer:
 @dataclass(slots=True)
 class IndexMemo:
     """A page's question index as last rendered: for which language and response, with which
-    question open, from which answer records (in index order), its sections' HTML, and how
-    many level-grounding questions those records answer."""
+    question open, from which answer records (in index order), each question's line and each
+    section's HTML, and how many level-grounding questions those records answer."""
 
     head: tuple[str, str] = ("", "")
     qid: str | None = None
     records: tuple[Any, ...] = ()
+    lines: list[str] = field(default_factory=list)
     sections: tuple[str, ...] = ()
     answered: int = 0
 
@@ -274,57 +281,56 @@ def index_sections(
     rid: dict[str, str],
     memo: IndexMemo,
 ) -> tuple[str, ...]:
-    """The question index, section by section. A section is rendered again only when one of
-    its answers or its open question changed since the page last got it (``memo``);
-    unchanged answer records are the same objects from turn to turn, so the comparison is
-    mostly by identity. ``memo.answered`` is brought up to date on the way: the
-    level-grounding questions answered (skips do not count), as ``Progress.answered_count``."""
+    """The question index, section by section. A question's line is rendered again only when
+    its answer, or whether it is the open one, changed since the page last got it
+    (``memo``), and a section only when one of its lines did; unchanged answer records are
+    the same objects from turn to turn, so the records that changed are found by identity,
+    without a loop over the index in Python. ``memo.answered`` is brought up to date on the
+    way: the level-grounding questions answered (skips do not count), as
+    ``Progress.answered_count``."""
     records = tuple(map(state.answers.get, parts.index_questions))
     head = (lang, rid["rid"])
     count = len(parts.model.sections)
-    stale: set[int | None] = set()
-    if memo.head != head or len(memo.sections) != count:  # a new page: every section, counted afresh
+    changed: set[int] = set()
+    if memo.head != head or len(memo.sections) != count:  # a new page: every line, counted afresh
         memo.records, memo.sections, memo.answered = (None,) * len(records), ("",) * count, 0
-        stale.update(range(count))
-    section_of = parts.model.section_of
+        memo.lines = [""] * len(records)
+        changed.update(range(len(records)))
+    old = memo.records
     answered = memo.answered
-    for q, a, b, g in zip(parts.index_questions, records, memo.records, parts.grounding, strict=True):
-        if a is not b and a != b:
-            stale.add(section_of(q))
-            if g:
-                answered += (a is not None and a.answered) - (b is not None and b.answered)
+    for i in itertools.compress(itertools.count(), map(operator.is_not, records, old)):
+        changed.add(i)  # (an equal record that is a new object: its line, from the cache, again)
+        if parts.grounding[i]:
+            a, b = records[i], old[i]
+            answered += (a is not None and a.answered) - (b is not None and b.answered)
     memo.answered = answered
     if qid != memo.qid:
-        stale.update(section_of(q) for q in (qid, memo.qid) if q)
-    sections = list(memo.sections)
-    for i in stale:
-        if i is not None:  # (a question no section asks)
-            sections[i] = section_html(parts, lang, i, state, qid, rid)
-    memo.head, memo.qid, memo.records, memo.sections = head, qid, records, tuple(sections)
-    return memo.sections
-
-
-def section_html(
-    parts: Parts, lang: str, index: int, state: ConversationState, qid: str | None, rid: dict[str, str]
-) -> str:
-    """One section of the question index: its heading, then one cached line per question."""
+        changed.update(parts.position[q] for q in (qid, memo.qid) if q in parts.position)
     model = parts.model
-    section = model.sections[index]
-    answers = state.answers
-    lines = []
-    answered = 0
-    for q in section.questions:
-        rec = answers.get(q)
-        key = view.index_key(rec)
-        if key is not None and not key[0]:
-            answered += 1
+    lines = memo.lines
+    for i in changed:
+        q, rec = parts.index_questions[i], records[i]
 
         def line(q: str = q, rec: Any = rec) -> str:
             item = view.index_item(model, q, rec, lang, q == qid)
             return parts.render("_index_item.html.j2", {"lang": lang, "rid": hole("rid"), "item": item})
 
-        lines.append(parts.items.get((lang, q, key, q == qid), line).fill(rid))
-    is_open = qid in section.questions
+        lines[i] = parts.items.get((lang, q, view.index_key(rec), q == qid), line).fill(rid)
+    sections = list(memo.sections)
+    for index in {parts.section_at[i] for i in changed}:
+        sections[index] = section_html(parts, lang, index, records, lines, qid)
+    memo.head, memo.qid, memo.records, memo.sections = head, qid, records, tuple(sections)
+    return memo.sections
+
+
+def section_html(
+    parts: Parts, lang: str, index: int, records: tuple[Any, ...], lines: list[str], qid: str | None
+) -> str:
+    """One section of the question index: its heading, then its questions' lines."""
+    section = parts.model.sections[index]
+    start, end = parts.spans[index]
+    answered = sum(1 for rec in records[start:end] if rec is not None and not rec.skipped)
+    is_open = qid is not None and parts.position.get(qid, -1) in range(start, end)
 
     def frame() -> str:
         head = {
@@ -336,7 +342,9 @@ def section_html(
         }
         return parts.render("_index_section.html.j2", {"lang": lang, "s": head, "items": hole("items")})
 
-    return parts.sections.get((lang, index, is_open, answered), frame).fill({"items": "".join(lines)})
+    return parts.sections.get((lang, index, is_open, answered), frame).fill(
+        {"items": "".join(lines[start:end])}
+    )
 
 
 # --- transcript entries -------------------------------------------------------------------------------
