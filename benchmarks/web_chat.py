@@ -566,7 +566,7 @@ async def run_all(args: argparse.Namespace, model: Model, url: str, tmp: str, wh
     chat_nominal, (chat_max, chat_at_max) = await measure(
         "chat", url, tmp, sessions, model, args, around, 0.5 * core.get("rate", 0.0)
     )
-    # the direct path again, on the responses as the chat left them: the higher rate counts
+    # the direct path again, after the chat, for the record: the higher of its two best rates is printed
     again = await core_rate(url, tmp, direct, model, args, ", after the chat")
     if again.get("rate", 0.0) > core.get("rate", 0.0):
         core = again
