@@ -393,8 +393,8 @@ async def measure(
             async def step(rate: float) -> bool:
                 nonlocal best
                 for attempt in (1, 2):  # a step that fails is tried once more: the machine is shared
-                    paired = around is not None and rate >= around_from
-                    before = await around() if around is not None and paired else {}
+                    pair = around if around is not None and rate >= around_from else None
+                    before = await pair() if pair is not None else {}
                     r = await run_load(clients, model, rate, args.step_seconds, int(rate) + attempt, proc.pid)
                     ok = r["p99"] <= 100 and r["lost"] == 0 and r["rate"] >= 0.8 * rate
                     print(
@@ -403,8 +403,8 @@ async def measure(
                         flush=True,
                     )
                     if ok:
-                        if around is not None and paired:  # (a step that failed needs no core figure)
-                            after = await around()
+                        if pair is not None:  # (a step that failed needs no core figure)
+                            after = await pair()
                             core = max(before, after, key=lambda c: c.get("rate", 0.0))
                             r = {**r, **{f"core_{k}": v for k, v in core.items()}}
                             print(

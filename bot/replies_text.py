@@ -120,11 +120,11 @@ def _context(
         return section_id
 
     def qtext(qid: str) -> str:
-        q = model.question(qid) or model.validation_question(qid)
+        q = model.any_question(qid)
         return f"{qid} {q.text.get(lang)}" if q else qid
 
     def qtitle(qid: str) -> str:
-        q = model.question(qid) or model.validation_question(qid)
+        q = model.any_question(qid)
         return f"**{qid}** {escape(q.text.get(lang))}" if q else f"**{qid}**"
 
     def option_list(qid: str, letters: Sequence[str]) -> str:

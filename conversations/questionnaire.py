@@ -192,6 +192,10 @@ class Model:
     def validation_question(self, vid: str) -> ValidationQuestion | None:
         return self._validation_index.get(vid)
 
+    def any_question(self, qid: str) -> Question | ValidationQuestion | None:
+        """The level-grounding or validation question ``qid``, or None."""
+        return self._question_index.get(qid) or self._validation_index.get(qid)
+
     def section_of(self, qid: str) -> int | None:
         """The index of the section that asks ``qid``, or None."""
         return self._section_index.get(qid)

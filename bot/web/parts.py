@@ -208,7 +208,7 @@ def shown(
     all_answered = answered == total if qid is None else None
 
     def question() -> str:
-        q_obj = (model.question(qid) or model.validation_question(qid)) if qid else None
+        q_obj = model.any_question(qid) if qid else None
         return parts.render(
             "_question.html.j2",
             {
@@ -330,7 +330,7 @@ def section_html(
     section = parts.model.sections[index]
     start, end = parts.spans[index]
     answered = sum(1 for rec in records[start:end] if rec is not None and not rec.skipped)
-    is_open = qid is not None and parts.position.get(qid, -1) in range(start, end)
+    is_open = qid in section.questions
 
     def frame() -> str:
         head = {
@@ -405,7 +405,7 @@ _GROUPS: dict[type, str] = {
 
 def _qtext(model: Model, lang: str, qid: str) -> Markup:
     """A question as the replies name it: its number in bold, then its text."""
-    q = model.question(qid) or model.validation_question(qid)
+    q = model.any_question(qid)
     head = Markup("<strong>%s</strong>") % qid
     return head + " " + q.text.get(lang) if q is not None else head
 

@@ -97,9 +97,7 @@ def next_open(model: Model, state: ConversationState) -> str | None:
 
 
 def known(model: Model, qid: str | None) -> bool:
-    return bool(qid) and (
-        model.question(qid or "") is not None or model.validation_question(qid or "") is not None
-    )
+    return bool(qid) and model.any_question(qid or "") is not None
 
 
 _LINES: dict[tuple[int, str, tuple[str, ...], bool | None, str | None, str], str] = {}
@@ -230,7 +228,7 @@ def section_view(
 def index_item(model: Model, qid: str, rec: AnswerRecord | None, lang: str, shown: bool) -> dict[str, Any]:
     """One question in the index; what it shows of the answer depends only on :func:`index_key`."""
     status = "open" if rec is None else ("skipped" if rec.skipped else "answered")
-    q = model.question(qid) or model.validation_question(qid)
+    q = model.any_question(qid)
     text = q.text.get(lang) if q is not None else qid
     summary = answer_line(model, qid, rec, lang)
     label = gettext(lang, _STATES[status])
