@@ -436,6 +436,8 @@ async def measure(
                     held = middle
                 else:
                     failed = middle
+            if failures == 0 and best[1]:  # the sweep ended at --max-rate: the server did not give out
+                best = (best[0], {**best[1], "capped": 1.0})
             for c in clients:
                 await c.ws.close()
         return nominal, best
@@ -581,7 +583,8 @@ async def run_all(args: argparse.Namespace, model: Model, url: str, tmp: str, wh
         return (
             f"{name:<24} (a) {nominal['rate']:5.0f} turns/s: p50 {nominal['p50']:6.1f} ms, p99 {nominal['p99']:6.1f} ms"
             f", server CPU {nominal['cpu_ms']:.2f} ms/turn"
-            f"   (b) max with p99 ≤ 100 ms: {best:6.0f} turns/s (p99 {at.get('p99', float('nan')):5.1f} ms)"
+            f"   (b) max with p99 ≤ 100 ms: {'≥' if at.get('capped') else ' '}{best:6.0f} turns/s"
+            f" (p99 {at.get('p99', float('nan')):5.1f} ms){'; the sweep stopped at --max-rate' if at.get('capped') else ''}"
         )
 
     print()
