@@ -19,11 +19,13 @@ eat the server's CPU):
     The core path is measured by 1, 16, 64 and 256 callers (``--direct-callers``) before
     and after the chat's phases, for the record; the fraction is taken against the core
     path measured *around* the chat's step: by 16 and 64 callers (``--paired-callers``)
-    right before and right after each step of (b) from half the core's first rate up, the
-    highest of those rates against the step. A rate measured minutes earlier is no
-    measure of the machine during the step: a shared machine's speed drifts, and each
-    measurement of the core prints the time of a fixed piece of pure Python beside it
-    (:func:`machine_time`) to show how much. The direct path answers as many responses as
+    right before and right after each step of (b) from ``--paired-from`` (0.3) of the core's
+    first rate up, the highest of those rates against the step. A rate measured minutes
+    earlier is no measure of the machine during the step: a shared machine's speed drifts,
+    and each measurement of the core prints the time of a fixed piece of pure Python beside
+    it (:func:`machine_time`) to show how much. Every measurement also prints the share of
+    the machine's CPU time that its host took away meanwhile (``steal``, :func:`stolen`): on
+    a virtual machine, a phase with a high steal measured a starved machine. The direct path answers as many responses as
     the chat, of their own: answers it gave to the chat's responses would put every open
     chat page behind the database.
 (c) For scale, the same two figures for a bare aiohttp WebSocket echo server.
@@ -226,6 +228,19 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def stolen() -> tuple[int, int]:
+    """(steal, all) CPU ticks of the machine so far (Linux /proc/stat): on a virtual machine,
+    "steal" is time the host gave this machine's CPUs to others."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return ticks[7], sum(ticks)
+
+
+def steal_since(before: tuple[int, int]) -> float:
+    """Percent of the machine's CPU time the host took away since ``before`` (:func:`stolen`)."""
+    steal, total = stolen()
+    return 100 * (steal - before[0]) / max(1, total - before[1])
+
+
 def machine_time() -> float:
     """Milliseconds a fixed piece of pure Python takes now: the machine's speed at the moment,
     printed beside every measurement of the core path (a shared machine's drifts)."""
@@ -326,6 +341,7 @@ async def _run_load(
 ) -> dict[str, float]:
     rng = random.Random(seed_)
     cpu_before = cpu_seconds(server) if server else 0.0
+    steal_before = stolen()
     per_client = rate / len(clients)
     start = time.perf_counter()
     stop_at = [start + seconds]
@@ -353,11 +369,19 @@ async def _run_load(
         c.pending.clear()
     latencies = sorted(x for c in clients for x in c.latencies)
     if not latencies:
-        return {"rate": 0.0, "p50": float("inf"), "p99": float("inf"), "lost": float(lost), "cpu_ms": 0.0}
+        return {
+            "rate": 0.0,
+            "p50": float("inf"),
+            "p99": float("inf"),
+            "lost": float(lost),
+            "cpu_ms": 0.0,
+            "steal": steal_since(steal_before),
+        }
     handled = sum(c.done for c in clients) + lost
     cpu_ms = (cpu_seconds(server) - cpu_before) * 1000 / max(1, handled) if server else 0.0
     return {
         "cpu_ms": cpu_ms,
+        "steal": steal_since(steal_before),
         "rate": len(latencies) / seconds,
         "p50": statistics.median(latencies) * 1000,
         "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
@@ -399,7 +423,8 @@ async def measure(
                     ok = r["p99"] <= 100 and r["lost"] == 0 and r["rate"] >= 0.8 * rate
                     print(
                         f"  {kind}: offered {rate:6.0f}/s → {r['rate']:6.0f}/s, p50 {r['p50']:6.1f} ms, "
-                        f"p99 {r['p99']:7.1f} ms, server CPU {r['cpu_ms']:5.2f} ms/turn{'' if ok else '  ✗'}",
+                        f"p99 {r['p99']:7.1f} ms, server CPU {r['cpu_ms']:5.2f} ms/turn, steal {r['steal']:4.1f} %"
+                        f"{'' if ok else '  ✗'}",
                         flush=True,
                     )
                     if ok:
@@ -483,6 +508,7 @@ async def direct_rate(
     try:
         start = time.perf_counter()
         cpu = time.process_time()
+        steal_before = stolen()
         await asyncio.gather(*(caller() for _ in range(callers)))
         elapsed = time.perf_counter() - start
         latencies.sort()
@@ -491,6 +517,7 @@ async def direct_rate(
             "cpu_ms": (time.process_time() - cpu) * 1000 / turns,
             "p99": latencies[int(len(latencies) * 0.99)] * 1000,
             "callers": float(callers),
+            "steal": steal_since(steal_before),
         }
     finally:
         await db.dispose()
@@ -518,7 +545,7 @@ async def core_rate(
         print(
             f"core path called directly{when} (handle_turn, no HTTP), {callers:3d} caller(s): "
             f"{r['rate']:6,.0f} stored turns/s, p99 {r['p99']:6.1f} ms, CPU {r['cpu_ms']:.2f} ms/turn"
-            f" [machine: {speed:.0f} ms]{'' if ok else '  (p99 > 100 ms: not counted)'}",
+            f" [machine: {speed:.0f} ms, steal {r['steal']:.1f} %]{'' if ok else '  (p99 > 100 ms: not counted)'}",
             flush=True,
         )
         if ok and r["rate"] > best.get("rate", 0.0):
@@ -566,7 +593,7 @@ async def run_all(args: argparse.Namespace, model: Model, url: str, tmp: str, wh
         return await core_rate(url, tmp, direct, model, args, "    around", args.paired_callers)
 
     chat_nominal, (chat_max, chat_at_max) = await measure(
-        "chat", url, tmp, sessions, model, args, around, 0.5 * core.get("rate", 0.0)
+        "chat", url, tmp, sessions, model, args, around, args.paired_from * core.get("rate", 0.0)
     )
     # the direct path again, after the chat, for the record: the higher of its two best rates is printed
     again = await core_rate(url, tmp, direct, model, args, ", after the chat")
@@ -574,15 +601,16 @@ async def run_all(args: argparse.Namespace, model: Model, url: str, tmp: str, wh
         core = again
     # (d) the chat's turn without its page, from half the chat's max up: what the web layer's
     # rendering and bookkeeping cost, against what serving turns over sockets costs at all
+    bare_from = args.paired_from * core.get("rate", 0.0)
     bare_nominal, (bare_max, bare_at_max) = await measure(
-        "bare", url, tmp, sessions, model, args, around, 0.5 * core.get("rate", 0.0), start=0.5 * chat_max
+        "bare", url, tmp, sessions, model, args, around, bare_from, start=0.5 * chat_max
     )
     echo_nominal, (echo_max, echo_at_max) = await measure("echo", url, tmp, sessions, model, args)
 
     def row(name: str, nominal: dict[str, float], best: float, at: dict[str, float]) -> str:
         return (
             f"{name:<24} (a) {nominal['rate']:5.0f} turns/s: p50 {nominal['p50']:6.1f} ms, p99 {nominal['p99']:6.1f} ms"
-            f", server CPU {nominal['cpu_ms']:.2f} ms/turn"
+            f", server CPU {nominal['cpu_ms']:.2f} ms/turn, steal {nominal['steal']:.1f} %"
             f"   (b) max with p99 ≤ 100 ms: {'≥' if at.get('capped') else ' '}{best:6.0f} turns/s"
             f" (p99 {at.get('p99', float('nan')):5.1f} ms){'; the sweep stopped at --max-rate' if at.get('capped') else ''}"
         )
@@ -643,6 +671,12 @@ if __name__ == "__main__":
         type=lambda v: [int(x) for x in v.split(",")],
         default=[16, 64],
         help="callers of the direct path at once around each step of (b) (comma-separated)",
+    )
+    parser.add_argument(
+        "--paired-from",
+        type=float,
+        default=0.3,
+        help="steps of (b) from this fraction of the core's first rate up run between two core runs",
     )
     parser.add_argument("--warm-up", type=float, default=5.0, help="seconds at the nominal rate before (a)")
     parser.add_argument("--refine", type=int, default=2, help="halvings of the last gap in (b)")
