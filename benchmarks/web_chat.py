@@ -25,9 +25,9 @@ eat the server's CPU):
     and each measurement of the core prints the time of a fixed piece of pure Python beside
     it (:func:`machine_time`) to show how much. Every measurement also prints the share of
     the machine's CPU time that its host took away meanwhile (``steal``, :func:`stolen`): on
-    a virtual machine, a phase with a high steal measured a starved machine. The direct path answers as many responses as
-    the chat, of their own: answers it gave to the chat's responses would put every open
-    chat page behind the database.
+    a virtual machine, a phase with a high steal measured a starved machine. The direct
+    path answers as many responses as the chat, of their own: answers it gave to the chat's
+    responses would put every open chat page behind the database.
 (c) For scale, the same two figures for a bare aiohttp WebSocket echo server.
 (d) And for the chat's turn without its page (``/bare/N/ws``, :func:`bare_turns`): the same
     form and ``handle_turn`` over the same sockets, answered without HTML; its (b) is
