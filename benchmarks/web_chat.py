@@ -28,14 +28,6 @@ eat the server's CPU):
     a virtual machine, a phase with a high steal measured a starved machine. The direct
     path answers as many responses as the chat, of their own: answers it gave to the chat's
     responses would put every open chat page behind the database.
-
-    (b) is printed once more against the core path under the chat's own load without the
-    web layer (:func:`core_open_max`, before and after the chat, the higher counts): the
-    same sessions' turns arriving as the chat's do (Poisson, open loop, one session's turns
-    one after another), stored by ``handle_turn`` called directly, the most turns/s with p99
-    ≤ 100 ms. Callers in a closed loop always have a turn waiting, so their turns share
-    commits more than open-loop arrivals at the same rate let them; this fraction counts
-    the web layer alone.
 (c) For scale, the same two figures for a bare aiohttp WebSocket echo server.
 (d) And for the chat's turn without its page (``/bare/N/ws``, :func:`bare_turns`): the same
     form and ``handle_turn`` over the same sockets, answered without HTML; its (b) is
@@ -497,94 +489,6 @@ def planned_item(model: Model, rng: random.Random) -> tuple[str, AnswerLine]:
     return q.id, AnswerLine(q.id, tuple(form["val"]), certain, None, format_answer(q, form["val"], certain))
 
 
-async def direct_open(
-    url: str, tmp: str, sessions: list[Session], model: Model, rate: float, seconds: float, seed_: int
-) -> dict[str, float]:
-    """The core path under the chat's load, without the web layer: each session's turns arrive as
-    the chat's do (Poisson, open loop, ``rate`` turns/s in all, one session's turns one after
-    another, as a chat page sends them) and are stored by handle_turn called directly; latency
-    is measured from each turn's scheduled time, as the chat's is. The arrival times and answers
-    are drawn before the clock starts."""
-    thresholds = gc.get_threshold()
-    await settle_memory(web.Application())
-    db = Database(url)
-    effects = mail_effects(settings_for(tmp, url), model)
-    rng = random.Random(seed_)
-    per_session = rate / len(sessions)
-    plans = []
-    for s in sessions:
-        r = random.Random(rng.random())
-        at, turns = r.expovariate(per_session), []
-        while at < seconds:
-            turns.append((at, *planned_item(model, r)))
-            at += r.expovariate(per_session)
-        plans.append((s.response_id, Actor(s.email, coordinator=True, respondent=True), turns))
-    latencies: list[float] = []
-    start = 0.0
-
-    async def session(response_id: int, actor: Actor, turns: list[tuple[float, str, AnswerLine]]) -> None:
-        for at, qid, item in turns:
-            delay = start + at - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            turn = Turn(actor, "web", datetime.now(UTC), current_question=qid, items=(item,))
-            await handle_turn(db, model, response_id, turn, effects=effects)
-            latencies.append(time.perf_counter() - start - at)
-
-    try:
-        start = time.perf_counter()
-        cpu = time.process_time()
-        steal_before = stolen()
-        await asyncio.gather(*(session(*plan) for plan in plans))
-        latencies.sort()
-        n = max(1, len(latencies))
-        return {
-            "rate": len(latencies) / seconds,
-            "cpu_ms": (time.process_time() - cpu) * 1000 / n,
-            "p50": statistics.median(latencies or [0.0]) * 1000,
-            "p99": latencies[min(n - 1, int(n * 0.99))] * 1000 if latencies else float("inf"),
-            "steal": steal_since(steal_before),
-        }
-    finally:
-        await db.dispose()
-        gc.unfreeze()
-        gc.set_threshold(*thresholds)
-
-
-async def core_open_max(
-    url: str,
-    tmp: str,
-    sessions: list[Session],
-    model: Model,
-    args: argparse.Namespace,
-    start: float,
-    when: str,
-) -> dict[str, float]:
-    """The most turns/s the core path sustains with p99 ≤ 100 ms under the chat's load without
-    the web layer (:func:`direct_open`), found by (b)'s steps: up by ``--factor`` until two
-    failures in a row, then the gap halved ``--refine`` times."""
-    best: dict[str, float] = {}
-
-    async def step(rate: float) -> bool:
-        nonlocal best
-        for attempt in (1, 2):
-            r = await direct_open(url, tmp, sessions, model, rate, args.step_seconds, int(rate) + attempt)
-            ok = r["p99"] <= 100 and r["rate"] >= 0.8 * rate
-            print(
-                f"  core path in open loop{when}: offered {rate:6.0f}/s → {r['rate']:6.0f}/s, p50 {r['p50']:6.1f} ms, "
-                f"p99 {r['p99']:7.1f} ms, CPU {r['cpu_ms']:5.2f} ms/turn, steal {r['steal']:4.1f} %{'' if ok else '  ✗'}",
-                flush=True,
-            )
-            if ok:
-                if r["rate"] > best.get("rate", 0.0):
-                    best = r
-                return True
-        return False
-
-    await sweep(step, start, args.factor, args)
-    return best
-
-
 async def direct_rate(
     url: str, tmp: str, sessions: list[Session], model: Model, turns: int, callers: int = 1
 ) -> dict[str, float]:
@@ -699,11 +603,6 @@ async def run_all(args: argparse.Namespace, model: Model, url: str, tmp: str, wh
     print(f"{args.sessions} sessions, {where}", flush=True)
 
     core = await core_rate(url, tmp, direct, model, args, "")
-    # the core path under the chat's own load shape, for the fraction that counts the web layer
-    # alone (closed-loop callers always wait, so their turns share commits more than the
-    # chat's open-loop arrivals let them: see the module docstring)
-    open_from = args.paired_from * core.get("rate", 0.0)
-    core_open = await core_open_max(url, tmp, direct, model, args, open_from, "")
 
     async def around() -> dict[str, float]:
         return await core_rate(url, tmp, direct, model, args, "    around", args.paired_callers)
@@ -715,9 +614,6 @@ async def run_all(args: argparse.Namespace, model: Model, url: str, tmp: str, wh
     again = await core_rate(url, tmp, direct, model, args, ", after the chat")
     if again.get("rate", 0.0) > core.get("rate", 0.0):
         core = again
-    open_again = await core_open_max(url, tmp, direct, model, args, open_from, ", after the chat")
-    if open_again.get("rate", 0.0) > core_open.get("rate", 0.0):
-        core_open = open_again
     # (d) the chat's turn without its page, from half the chat's max up: what the web layer's
     # rendering and bookkeeping cost, against what serving turns over sockets costs at all
     bare_from = args.paired_from * core.get("rate", 0.0)
@@ -764,12 +660,6 @@ async def run_all(args: argparse.Namespace, model: Model, url: str, tmp: str, wh
             f"(d) the chat's turn without its page: {bare_max:,.0f} turns/s against the core path around it"
             f" ({bare_at_max['core_rate']:,.0f}/s) = {bare_max / bare_at_max['core_rate']:.2f};"
             f" server CPU {bare_at_max['cpu_ms']:.2f} ms/turn"
-        )
-    if core_open:
-        print(
-            f"core path in open loop (the chat's sessions, arrivals and p99 limit, no web layer), best before or"
-            f" after the chat: {core_open['rate']:,.0f} turns/s; web chat max / that = {chat_max / core_open['rate']:.2f},"
-            f" (d) / that = {bare_max / core_open['rate']:.2f} (the same load with and without the web layer)"
         )
     print(f"goal (a) p99 ≤ 50 ms: {'met' if chat_nominal['p99'] <= 50 else 'NOT met'}")
 
