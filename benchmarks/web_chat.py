@@ -480,15 +480,6 @@ async def measure(
         proc.wait(timeout=10)
 
 
-def planned_item(model: Model, rng: random.Random) -> tuple[str, AnswerLine]:
-    """A random chat form's answer (:func:`random_form`) as the chat reads it: (question, item)."""
-    form = random_form(model, rng)
-    q = model.question(form["fraga"])
-    assert q is not None
-    certain = form["saker"] == "ja"
-    return q.id, AnswerLine(q.id, tuple(form["val"]), certain, None, format_answer(q, form["val"], certain))
-
-
 async def direct_rate(
     url: str, tmp: str, sessions: list[Session], model: Model, turns: int, callers: int = 1
 ) -> dict[str, float]:
@@ -507,9 +498,12 @@ async def direct_rate(
     planned = []
     for _ in range(turns):
         s = rng.choice(sessions)
-        planned.append(
-            (s.response_id, Actor(s.email, coordinator=True, respondent=True), *planned_item(model, rng))
-        )
+        form = random_form(model, rng)
+        q = model.question(form["fraga"])
+        assert q is not None
+        certain = form["saker"] == "ja"
+        item = AnswerLine(q.id, tuple(form["val"]), certain, None, format_answer(q, form["val"], certain))
+        planned.append((s.response_id, Actor(s.email, coordinator=True, respondent=True), q.id, item))
     queue = iter(planned)
     latencies: list[float] = []
 

@@ -335,7 +335,7 @@ def section_mail(
     lang = contact.language if contact.language in model.languages else model.default_language
     section = model.sections[index]
     ids = [q for q in section.questions if not (only_open and q in answers)] or list(section.questions)
-    first = model.question(ids[0]) or model.validation_question(ids[0])
+    first = model.any_question(ids[0])
     subject = gettext(
         lang,
         "%(cycle)s: %(title)s (avsnitt %(i)s av %(n)s)",
