@@ -37,13 +37,11 @@ eat the server's CPU):
 (e) And the core path under the chat's load shape, without sockets (:func:`open_loop_rate`):
     Poisson arrivals, each session's turns one after another, ``handle_turn`` called
     directly by one scheduler task, stepped and judged as (b) (p99 from the scheduled time
-    ≤ 100 ms), right after the chat's phases and again after (d)'s; the higher counts. The
-    core path's CPU per turn depends on how many turns wait at once (they share commits, and
-    a loop that runs out of work pays for sleeping and waking): callers in a closed loop
-    always have turns waiting, arrivals in an open loop at a few hundred per second rarely
-    do. Between (e) and the closed loop lies what the load's shape costs; between (d) and
-    (e), what the sockets cost. (e)'s scheduler shares the core path's process and loop, as
-    the chat's load generator does not: a (d) above (e) shows (e) understated by that.
+    ≤ 100 ms), once after the chat's phases. The core path's CPU per turn depends on how
+    many turns wait at once (they share commits, and a loop that runs out of work pays for
+    sleeping and waking): callers in a closed loop always have turns waiting, arrivals in
+    an open loop at a few hundred per second rarely do. Between (e) and the closed loop
+    lies what the load's shape costs; between (d) and (e), what the sockets cost.
 
 Each session is a coordinator of its own organisation with a signed-in session, which loads
 its chat page and then opens the page's WebSocket, as a browser does; a turn is the chat
@@ -704,17 +702,14 @@ async def run_all(args: argparse.Namespace, model: Model, url: str, tmp: str, wh
     again = await core_rate(url, tmp, direct, model, args, ", after the chat")
     if again.get("rate", 0.0) > core.get("rate", 0.0):
         core = again
-    # (e) the core path under the chat's load shape, without sockets: right after the chat and
-    # again right after (d), the higher of the two (the machine's speed drifts between phases)
-    open_best = await open_loop_max(url, tmp, direct, model, args, 0.5 * core.get("rate", 0.0))
+    # (e) the core path under the chat's load shape, without sockets
+    open_max, open_at_max = await open_loop_max(url, tmp, direct, model, args, 0.5 * core.get("rate", 0.0))
     # (d) the chat's turn without its page, from half the chat's max up: what the web layer's
     # rendering and bookkeeping cost, against what serving turns over sockets costs at all
     bare_from = args.paired_from * core.get("rate", 0.0)
     bare_nominal, (bare_max, bare_at_max) = await measure(
         "bare", url, tmp, sessions, model, args, around, bare_from, start=0.5 * chat_max
     )
-    open_again = await open_loop_max(url, tmp, direct, model, args, 0.5 * core.get("rate", 0.0))
-    open_max, open_at_max = max(open_best, open_again, key=lambda best: best[0])
     echo_nominal, (echo_max, echo_at_max) = await measure("echo", url, tmp, sessions, model, args)
 
     def row(name: str, nominal: dict[str, float], best: float, at: dict[str, float]) -> str:
