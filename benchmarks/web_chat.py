@@ -34,14 +34,6 @@ eat the server's CPU):
     measured from half the chat's max up, around steps like the chat's. Between the chat and
     this lies what the chat's page (transcript, rendering, live view) costs; between this
     and the core path, what serving turns over sockets, one event loop's open loop, costs.
-(e) And the core path under the chat's load shape, without sockets (:func:`open_loop_rate`):
-    Poisson arrivals, each session's turns one after another, ``handle_turn`` called
-    directly by one scheduler task, stepped and judged as (b) (p99 from the scheduled time
-    ≤ 100 ms), once after the chat's phases. The core path's CPU per turn depends on how
-    many turns wait at once (they share commits, and a loop that runs out of work pays for
-    sleeping and waking): callers in a closed loop always have turns waiting, arrivals in
-    an open loop at a few hundred per second rarely do. Between (e) and the closed loop
-    lies what the load's shape costs; between (d) and (e), what the sockets cost.
 
 Each session is a coordinator of its own organisation with a signed-in session, which loads
 its chat page and then opens the page's WebSocket, as a browser does; a turn is the chat
@@ -62,7 +54,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import itertools
 import json
 import os
 import random
@@ -489,25 +480,6 @@ async def measure(
         proc.wait(timeout=10)
 
 
-def plan_turns(
-    model: Model, sessions: list[Session], turns: int, seed_: int
-) -> list[tuple[int, Actor, str, AnswerLine]]:
-    """``turns`` chat forms of random sessions as the core path takes them: (response, actor,
-    question, answer). They are made before the clock starts: in the chat, reading the form
-    is the web layer's work (and drawing a random form the load generator's)."""
-    rng = random.Random(seed_)
-    planned = []
-    for _ in range(turns):
-        s = rng.choice(sessions)
-        form = random_form(model, rng)
-        q = model.question(form["fraga"])
-        assert q is not None
-        certain = form["saker"] == "ja"
-        item = AnswerLine(q.id, tuple(form["val"]), certain, None, format_answer(q, form["val"], certain))
-        planned.append((s.response_id, Actor(s.email, coordinator=True, respondent=True), q.id, item))
-    return planned
-
-
 async def direct_rate(
     url: str, tmp: str, sessions: list[Session], model: Model, turns: int, callers: int = 1
 ) -> dict[str, float]:
@@ -520,7 +492,19 @@ async def direct_rate(
     db = Database(url)
     settings = settings_for(tmp, url)
     effects = mail_effects(settings, model)
-    queue = iter(plan_turns(model, sessions, turns, 7))
+    rng = random.Random(7)
+    # the turns' answers are made before the clock starts: in the chat, reading the form is
+    # the web layer's work (and drawing a random form the load generator's)
+    planned = []
+    for _ in range(turns):
+        s = rng.choice(sessions)
+        form = random_form(model, rng)
+        q = model.question(form["fraga"])
+        assert q is not None
+        certain = form["saker"] == "ja"
+        item = AnswerLine(q.id, tuple(form["val"]), certain, None, format_answer(q, form["val"], certain))
+        planned.append((s.response_id, Actor(s.email, coordinator=True, respondent=True), q.id, item))
+    queue = iter(planned)
     latencies: list[float] = []
 
     async def caller() -> None:
@@ -548,84 +532,6 @@ async def direct_rate(
         await db.dispose()
         gc.unfreeze()
         gc.set_threshold(*thresholds)
-
-
-async def open_loop_rate(
-    url: str, tmp: str, sessions: list[Session], model: Model, rate: float, seconds: float, seed_: int
-) -> dict[str, float]:
-    """The core path under the chat's load shape, without sockets: Poisson arrivals at
-    ``rate`` turns/s for ``seconds``, each session's turns one after another (as a chat
-    page's), ``handle_turn`` called directly by one scheduler task that starts each turn at
-    its time; the rate, CPU per turn and the p50/p99 latency from each turn's scheduled time
-    (as (b) measures the chat's)."""
-    thresholds = gc.get_threshold()
-    await settle_memory(web.Application())
-    db = Database(url)
-    effects = mail_effects(settings_for(tmp, url), model)
-    rng = random.Random(seed_)
-    arrivals = list(itertools.accumulate(rng.expovariate(rate) for _ in range(int(rate * seconds * 2))))
-    arrivals = [t for t in arrivals if t < seconds]
-    planned = plan_turns(model, sessions, len(arrivals), seed_)
-    locks: dict[int, asyncio.Lock] = {}
-    latencies: list[float] = []
-
-    async def turn_at(at: float, response_id: int, actor: Actor, qid: str, item: AnswerLine) -> None:
-        async with locks.setdefault(response_id, asyncio.Lock()):  # the session's last turn first
-            turn = Turn(actor, "web", datetime.now(UTC), current_question=qid, items=(item,))
-            await handle_turn(db, model, response_id, turn, effects=effects)
-        latencies.append(time.perf_counter() - at)
-
-    tasks: list[asyncio.Task[None]] = []
-    try:
-        start = time.perf_counter()
-        cpu = time.process_time()
-        steal_before = stolen()
-        for offset, planned_turn in zip(arrivals, planned, strict=True):
-            delay = start + offset - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(turn_at(start + offset, *planned_turn)))
-        await asyncio.gather(*tasks)
-        latencies.sort()
-        return {
-            "rate": len(latencies) / seconds,
-            "cpu_ms": (time.process_time() - cpu) * 1000 / max(1, len(latencies)),
-            "p50": statistics.median(latencies) * 1000,
-            "p99": latencies[int(len(latencies) * 0.99)] * 1000,
-            "steal": steal_since(steal_before),
-        }
-    finally:
-        await db.dispose()
-        gc.unfreeze()
-        gc.set_threshold(*thresholds)
-
-
-async def open_loop_max(
-    url: str, tmp: str, sessions: list[Session], model: Model, args: argparse.Namespace, start: float
-) -> tuple[float, dict[str, float]]:
-    """(e): the core path's (b) under the chat's load shape (:func:`open_loop_rate`), stepped
-    as the chat's is from ``start``: the highest rate that held and its figures."""
-    best: tuple[float, dict[str, float]] = (0.0, {})
-
-    async def step(rate: float) -> bool:
-        nonlocal best
-        for attempt in (1, 2):
-            r = await open_loop_rate(url, tmp, sessions, model, rate, args.step_seconds, int(rate) + attempt)
-            ok = r["p99"] <= 100 and r["rate"] >= 0.8 * rate
-            print(
-                f"  core, open loop: offered {rate:6.0f}/s → {r['rate']:6.0f}/s, p50 {r['p50']:6.1f} ms, "
-                f"p99 {r['p99']:7.1f} ms, CPU {r['cpu_ms']:5.2f} ms/turn, steal {r['steal']:4.1f} %"
-                f"{'' if ok else '  ✗'}",
-                flush=True,
-            )
-            if ok:
-                if r["rate"] > best[0]:
-                    best = (r["rate"], r)
-                return True
-        return False
-
-    await sweep(step, start, args.factor, args)
-    return best
 
 
 async def core_rate(
@@ -702,8 +608,6 @@ async def run_all(args: argparse.Namespace, model: Model, url: str, tmp: str, wh
     again = await core_rate(url, tmp, direct, model, args, ", after the chat")
     if again.get("rate", 0.0) > core.get("rate", 0.0):
         core = again
-    # (e) the core path under the chat's load shape, without sockets
-    open_max, open_at_max = await open_loop_max(url, tmp, direct, model, args, 0.5 * core.get("rate", 0.0))
     # (d) the chat's turn without its page, from half the chat's max up: what the web layer's
     # rendering and bookkeeping cost, against what serving turns over sockets costs at all
     bare_from = args.paired_from * core.get("rate", 0.0)
@@ -750,12 +654,6 @@ async def run_all(args: argparse.Namespace, model: Model, url: str, tmp: str, wh
             f"(d) the chat's turn without its page: {bare_max:,.0f} turns/s against the core path around it"
             f" ({bare_at_max['core_rate']:,.0f}/s) = {bare_max / bare_at_max['core_rate']:.2f};"
             f" server CPU {bare_at_max['cpu_ms']:.2f} ms/turn"
-        )
-    if open_max:
-        print(
-            f"(e) the core path under the chat's load shape (open loop, no sockets): {open_max:,.0f} turns/s"
-            f" (p99 {open_at_max['p99']:.1f} ms, CPU {open_at_max['cpu_ms']:.2f} ms/turn);"
-            f" web chat max / that = {chat_max / open_max:.2f}, (d) / that = {bare_max / open_max:.2f}"
         )
     print(f"goal (a) p99 ≤ 50 ms: {'met' if chat_nominal['p99'] <= 50 else 'NOT met'}")
 
