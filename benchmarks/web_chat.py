@@ -14,7 +14,9 @@ eat the server's CPU):
     directly, without HTTP, by several callers at once: the highest rate whose turns' p99
     is within 100 ms counts. (On SQLite, writers that wait share commits,
     ``bot/db/writers.py``: the core path stores more turns per second with callers at once
-    than with one, and the chat's sessions are such callers.) Goal ≥ 0.7.
+    than with one, and the chat's sessions are such callers. They arrive in an open loop,
+    though, where fewer turns wait at once than in a closed one: what that shape alone
+    costs the core path is measured by ``benchmarks/core_load_shape.py``.) Goal ≥ 0.7.
 
     The core path is measured by 1, 16, 64 and 256 callers (``--direct-callers``) before
     and after the chat's phases, for the record; the fraction is taken against the core
@@ -480,6 +482,26 @@ async def measure(
         proc.wait(timeout=10)
 
 
+PlannedTurn = tuple[int, Actor, str, AnswerLine]  # response, who, question, answer
+
+
+def plan_turns(model: Model, sessions: list[Session], turns: int, seed_: int) -> list[PlannedTurn]:
+    """``turns`` chat forms of random sessions, as the core path takes them. They are made
+    before the clock starts: in the chat, reading the form is the web layer's work (and
+    drawing a random form the load generator's)."""
+    rng = random.Random(seed_)
+    planned = []
+    for _ in range(turns):
+        s = rng.choice(sessions)
+        form = random_form(model, rng)
+        q = model.question(form["fraga"])
+        assert q is not None
+        certain = form["saker"] == "ja"
+        item = AnswerLine(q.id, tuple(form["val"]), certain, None, format_answer(q, form["val"], certain))
+        planned.append((s.response_id, Actor(s.email, coordinator=True, respondent=True), q.id, item))
+    return planned
+
+
 async def direct_rate(
     url: str, tmp: str, sessions: list[Session], model: Model, turns: int, callers: int = 1
 ) -> dict[str, float]:
@@ -492,19 +514,7 @@ async def direct_rate(
     db = Database(url)
     settings = settings_for(tmp, url)
     effects = mail_effects(settings, model)
-    rng = random.Random(7)
-    # the turns' answers are made before the clock starts: in the chat, reading the form is
-    # the web layer's work (and drawing a random form the load generator's)
-    planned = []
-    for _ in range(turns):
-        s = rng.choice(sessions)
-        form = random_form(model, rng)
-        q = model.question(form["fraga"])
-        assert q is not None
-        certain = form["saker"] == "ja"
-        item = AnswerLine(q.id, tuple(form["val"]), certain, None, format_answer(q, form["val"], certain))
-        planned.append((s.response_id, Actor(s.email, coordinator=True, respondent=True), q.id, item))
-    queue = iter(planned)
+    queue = iter(plan_turns(model, sessions, turns, 7))
     latencies: list[float] = []
 
     async def caller() -> None:
