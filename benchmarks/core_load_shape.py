@@ -25,30 +25,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import itertools
 import random
 import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
-
-from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from web_chat import PlannedTurn, Session, direct_rate, plan_turns, seed, settings_for, steal_since, stolen
+from web_chat import PlannedTurn, Session, direct_core, direct_rate, plan_turns, seed, steal_since, stolen
 
-from bot.app import settle_memory
 from bot.db import migrate
 from bot.db.database import Database
-from bot.effects import mail_effects
 from bot.event_loop import new_event_loop
-from bot.turn import handle_turn
 from conversations.questionnaire import Model, load_model
-from conversations.state import Turn
 
 
 async def open_loop(
@@ -56,26 +48,20 @@ async def open_loop(
 ) -> dict[str, float]:
     """Poisson arrivals at ``rate`` turns/s for ``seconds``: the rate stored, CPU per turn,
     p50/p99 latency from each turn's scheduled time and the host's steal."""
-    thresholds = gc.get_threshold()
-    await settle_memory(web.Application())  # the collector as the service sets it
-    db = Database(url)
-    effects = mail_effects(settings_for(tmp, url), model)
-    rng = random.Random(seed_)
-    gaps = (rng.expovariate(rate) for _ in itertools.count())
-    arrivals = list(itertools.takewhile(lambda t: t < seconds, itertools.accumulate(gaps)))
-    planned = plan_turns(model, sessions, len(arrivals), seed_)
-    sessions_busy: dict[int, asyncio.Lock] = {}
-    latencies: list[float] = []
+    async with direct_core(url, tmp, model) as store:
+        rng = random.Random(seed_)
+        gaps = (rng.expovariate(rate) for _ in itertools.count())
+        arrivals = list(itertools.takewhile(lambda t: t < seconds, itertools.accumulate(gaps)))
+        planned = plan_turns(model, sessions, len(arrivals), seed_)
+        sessions_busy: dict[int, asyncio.Lock] = {}
+        latencies: list[float] = []
 
-    async def turn_at(at: float, planned_turn: PlannedTurn) -> None:
-        response_id, actor, qid, item = planned_turn
-        async with sessions_busy.setdefault(response_id, asyncio.Lock()):  # its last turn first
-            turn = Turn(actor, "web", datetime.now(UTC), current_question=qid, items=(item,))
-            await handle_turn(db, model, response_id, turn, effects=effects)
-        latencies.append(time.perf_counter() - at)
+        async def turn_at(at: float, planned_turn: PlannedTurn) -> None:
+            async with sessions_busy.setdefault(planned_turn[0], asyncio.Lock()):  # its last turn first
+                await store(planned_turn)
+            latencies.append(time.perf_counter() - at)
 
-    tasks: list[asyncio.Task[None]] = []
-    try:
+        tasks: list[asyncio.Task[None]] = []
         start = time.perf_counter()
         cpu = time.process_time()
         steal_before = stolen()
@@ -93,10 +79,6 @@ async def open_loop(
             "p99": latencies[int(len(latencies) * 0.99)] * 1000,
             "steal": steal_since(steal_before),
         }
-    finally:
-        await db.dispose()
-        gc.unfreeze()
-        gc.set_threshold(*thresholds)
 
 
 async def main(args: argparse.Namespace) -> None:

@@ -66,7 +66,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -502,29 +503,48 @@ def plan_turns(model: Model, sessions: list[Session], turns: int, seed_: int) ->
     return planned
 
 
+@asynccontextmanager
+async def direct_core(
+    url: str, tmp: str, model: Model
+) -> AsyncIterator[Callable[[PlannedTurn], Awaitable[None]]]:
+    """The core path called directly: a function that stores one planned turn through
+    ``handle_turn`` with the service's effects, on an engine of its own, while the collector
+    is set as the service sets it (:func:`bot.app.settle_memory`); set back afterwards."""
+    thresholds = gc.get_threshold()
+    await settle_memory(web.Application())
+    db = Database(url)
+    effects = mail_effects(settings_for(tmp, url), model)
+
+    async def store(planned: PlannedTurn) -> None:
+        response_id, actor, qid, item = planned
+        turn = Turn(actor, "web", datetime.now(UTC), current_question=qid, items=(item,))
+        await handle_turn(db, model, response_id, turn, effects=effects)
+
+    try:
+        yield store
+    finally:
+        await db.dispose()
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
+
+
 async def direct_rate(
     url: str, tmp: str, sessions: list[Session], model: Model, turns: int, callers: int = 1
 ) -> dict[str, float]:
     """Stored turns per second through handle_turn called directly by ``callers`` tasks at
     once, each taking the next planned turn when its last one is stored (same turns, same
-    effects, and the collector set as the service sets it: :func:`bot.app.settle_memory`):
-    the rate, CPU per turn and the p99 of the turns' latency."""
-    thresholds = gc.get_threshold()
-    await settle_memory(web.Application())
-    db = Database(url)
-    settings = settings_for(tmp, url)
-    effects = mail_effects(settings, model)
-    queue = iter(plan_turns(model, sessions, turns, 7))
-    latencies: list[float] = []
+    effects, and the collector set as the service sets it: :func:`direct_core`): the rate,
+    CPU per turn and the p99 of the turns' latency."""
+    async with direct_core(url, tmp, model) as store:
+        queue = iter(plan_turns(model, sessions, turns, 7))
+        latencies: list[float] = []
 
-    async def caller() -> None:
-        for response_id, actor, qid, item in queue:
-            sent = time.perf_counter()
-            turn = Turn(actor, "web", datetime.now(UTC), current_question=qid, items=(item,))
-            await handle_turn(db, model, response_id, turn, effects=effects)
-            latencies.append(time.perf_counter() - sent)
+        async def caller() -> None:
+            for planned in queue:
+                sent = time.perf_counter()
+                await store(planned)
+                latencies.append(time.perf_counter() - sent)
 
-    try:
         start = time.perf_counter()
         cpu = time.process_time()
         steal_before = stolen()
@@ -538,10 +558,6 @@ async def direct_rate(
             "callers": float(callers),
             "steal": steal_since(steal_before),
         }
-    finally:
-        await db.dispose()
-        gc.unfreeze()
-        gc.set_threshold(*thresholds)
 
 
 async def core_rate(
